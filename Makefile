@@ -1,0 +1,35 @@
+# The two entry points of the README: `make demo` and `make test`.
+# Everything is installed into .venv from requirements.lock (exact pins).
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup demo test lint lock clean
+
+setup: $(STAMP)
+
+$(STAMP): requirements.lock pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/anomwatch demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+lock:
+	rm -rf /tmp/anomwatch-lock && $(PYTHON) -m venv /tmp/anomwatch-lock
+	/tmp/anomwatch-lock/bin/pip install --quiet -r requirements.in
+	/tmp/anomwatch-lock/bin/pip freeze --exclude anomwatch > requirements.lock
+
+clean:
+	rm -rf $(VENV) .anomwatch demo-output

@@ -1,0 +1,3 @@
+"""anomwatch: scheduled anomaly detection for metrics that live in SQL databases."""
+
+__version__ = "0.1.0"

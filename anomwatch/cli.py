@@ -1,0 +1,245 @@
+"""The `anomwatch` command line.
+
+Expected errors (bad config, unknown monitor, unreachable database, bad input)
+print one clear line and exit with code 2, without a traceback. Flow-running
+commands import Prefect lazily so quick commands stay quick.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from anomwatch.durations import parse_time, utcnow
+from anomwatch.errors import AnomwatchError
+from anomwatch.settings import Settings
+from anomwatch.store.db import Store
+
+app = typer.Typer(
+    help="Scheduled anomaly detection for metrics in SQL databases.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+monitors_app = typer.Typer(help="Inspect monitors.yaml.", no_args_is_help=True)
+app.add_typer(monitors_app, name="monitors")
+anomalies_app = typer.Typer(help="Query stored anomalies.", invoke_without_command=True)
+app.add_typer(anomalies_app, name="anomalies")
+
+
+class Format(StrEnum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+ANOMALY_COLUMNS = [
+    "id",
+    "monitor",
+    "series",
+    "ts",
+    "value",
+    "expected",
+    "lower",
+    "upper",
+    "score",
+    "severity",
+    "status",
+]
+
+MonitorsOpt = Annotated[
+    Path | None, typer.Option("--monitors", "-m", help="monitors.yaml (default: settings)")
+]
+
+
+def fail(message: str, code: int = 2) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _settings(monitors: Path | None = None) -> Settings:
+    settings = Settings()
+    if monitors is not None:
+        settings = settings.model_copy(update={"monitors_file": monitors})
+    return settings
+
+
+def _store(settings: Settings, require_migrated: bool = True) -> Store:
+    store = Store(settings.resolved_store_url)
+    if require_migrated:
+        store.require_migrated()
+    return store
+
+
+@app.command()
+def init() -> None:
+    """Create or upgrade the store (alembic upgrade head)."""
+    settings = _settings()
+    store = _store(settings, require_migrated=False)
+    before = store.current_revision()
+    store.migrate()
+    typer.echo(
+        f"store {store.masked_url}: schema at revision {store.current_revision()} "
+        f"(was {before or 'empty'})"
+    )
+
+
+@monitors_app.command("validate")
+def monitors_validate(monitors: MonitorsOpt = None) -> None:
+    """Check monitors.yaml and print each monitor's schedule."""
+    from anomwatch.config import load_monitors
+
+    settings = _settings(monitors)
+    parsed = load_monitors(settings.monitors_file)
+    for m in parsed.monitors:
+        source = m.source.table or "(query)"
+        typer.echo(f"ok  {m.name:24} {m.schedule:16} {source}  values={','.join(m.source.values)}")
+    typer.echo(f"{len(parsed.monitors)} monitor(s) valid in {settings.monitors_file}")
+
+
+@app.command()
+def run(
+    monitor: str,
+    monitors: MonitorsOpt = None,
+    until: Annotated[str | None, typer.Option(help="score rows up to this time (ISO)")] = None,
+) -> None:
+    """Run one tick of MONITOR now (a Prefect flow run)."""
+    from flows.monitor import monitor_tick
+
+    settings = _settings(monitors)
+    result = monitor_tick(
+        monitor,
+        monitors_file=str(settings.monitors_file),
+        until=parse_time(until) if until else None,
+    )
+    typer.echo(
+        f"run {result['run_id']} {result['status']}: {result.get('points_scored', 0)} points "
+        f"scored, {result['new_anomalies']} new anomalies"
+    )
+
+
+@app.command()
+def serve(monitors: MonitorsOpt = None) -> None:
+    """Run every monitor on its cron schedule in this process (Prefect serve).
+
+    Needs a Prefect API that schedules (PREFECT_API_URL, e.g. `prefect server start`).
+    """
+    from prefect import serve as prefect_serve
+
+    from anomwatch.config import load_monitors
+    from flows.monitor import monitor_tick
+
+    settings = _settings(monitors)
+    parsed = load_monitors(settings.monitors_file)
+    deployments = [
+        monitor_tick.to_deployment(
+            name=m.name,
+            cron=m.schedule,
+            parameters={"monitor": m.name, "monitors_file": str(settings.monitors_file.resolve())},
+            concurrency_limit=1,
+            tags=["anomwatch"],
+        )
+        for m in parsed.monitors
+    ]
+    typer.echo(f"serving {len(deployments)} monitor(s); Ctrl-C to stop")
+    prefect_serve(*deployments, pause_on_shutdown=False)
+
+
+def _parse_time_opt(value: str | None, name: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return parse_time(value)
+    except ValueError as exc:
+        fail(f"--{name}: {exc}")
+    return None
+
+
+@anomalies_app.callback()
+def anomalies_default(
+    ctx: typer.Context,
+    monitor: Annotated[str | None, typer.Option(help="monitor name")] = None,
+    since: Annotated[str | None, typer.Option(help="ISO time or duration ago, e.g. 24h")] = None,
+    until: Annotated[str | None, typer.Option(help="ISO time or duration ago")] = None,
+    series: Annotated[str | None, typer.Option(help="exact series or glob (web-*)")] = None,
+    min_score: Annotated[float | None, typer.Option(help="minimum score")] = None,
+    severity: Annotated[str | None, typer.Option(help="minimum severity")] = None,
+    status: Annotated[str | None, typer.Option(help="open/acknowledged/false_positive")] = None,
+    limit: Annotated[int | None, typer.Option(help="at most this many rows")] = None,
+    fmt: Annotated[Format, typer.Option("--format", help="table, csv or json")] = Format.table,
+) -> None:
+    """List stored anomalies, newest first (same as `anomalies list`)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    list_anomalies(monitor, since, until, series, min_score, severity, status, limit, fmt)
+
+
+@anomalies_app.command("list")
+def list_anomalies(
+    monitor: Annotated[str | None, typer.Option(help="monitor name")] = None,
+    since: Annotated[str | None, typer.Option(help="ISO time or duration ago, e.g. 24h")] = None,
+    until: Annotated[str | None, typer.Option(help="ISO time or duration ago")] = None,
+    series: Annotated[str | None, typer.Option(help="exact series or glob (web-*)")] = None,
+    min_score: Annotated[float | None, typer.Option(help="minimum score")] = None,
+    severity: Annotated[str | None, typer.Option(help="minimum severity")] = None,
+    status: Annotated[str | None, typer.Option(help="open/acknowledged/false_positive")] = None,
+    limit: Annotated[int | None, typer.Option(help="at most this many rows")] = None,
+    fmt: Annotated[Format, typer.Option("--format", help="table, csv or json")] = Format.table,
+) -> None:
+    """List stored anomalies, newest first."""
+    from anomwatch.output import write_rows
+    from anomwatch.store.anomalies import SEVERITY_RANK, query_anomalies
+    from anomwatch.store.runs import known_monitors
+
+    start = _parse_time_opt(since, "since")
+    end = _parse_time_opt(until, "until")
+    if start and end and end < start:
+        fail(f"--until ({end:%Y-%m-%d %H:%M}) is before --since ({start:%Y-%m-%d %H:%M})")
+    if severity is not None and severity not in SEVERITY_RANK:
+        fail(f"--severity must be one of {', '.join(SEVERITY_RANK)}")
+    store = _store(_settings())
+    if monitor is not None and monitor not in (names := known_monitors(store)):
+        fail(f"unknown monitor {monitor!r}; monitors in the store: {', '.join(names) or '(none)'}")
+    rows = query_anomalies(
+        store,
+        monitor=monitor,
+        since=start,
+        until=end,
+        series=series,
+        min_score=min_score,
+        min_severity=severity,
+        status=status,
+        limit=limit,
+    )
+    count = write_rows(rows, ANOMALY_COLUMNS, fmt.value)
+    if fmt is Format.table:
+        typer.echo(f"{count} anomal{'y' if count == 1 else 'ies'}", err=True)
+
+
+@app.command()
+def demo(
+    ticks: Annotated[int, typer.Option(help="how many 20-minute ticks to simulate")] = 6,
+) -> None:
+    """Simulated metrics → several monitor ticks → anomalies, plot and a webhook digest."""
+    from anomwatch.demo_run import run_demo
+
+    run_demo(_settings(), ticks)
+
+
+def main() -> None:
+    try:
+        app()
+    except AnomwatchError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()
+
+
+__all__ = ["app", "main", "utcnow"]

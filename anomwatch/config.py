@@ -1,0 +1,214 @@
+"""monitors.yaml: the one pydantic model that describes what to watch.
+
+Every validation error is reported with the monitor's name, the field path and
+what is allowed, so an operator can fix the file without reading code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from cronsim import CronSim, CronSimError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from anomwatch.durations import parse_duration
+from anomwatch.envvars import expand_env
+from anomwatch.errors import ConfigError, UnknownMonitorError
+from detector import DetectorConfig
+
+NAME_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SourceConfig(_Strict):
+    """Where the metric rows are. The source is only ever read."""
+
+    url: str | None = Field(None, description="SQLAlchemy URL; may contain ${ENV_VAR} parts")
+    url_env: str | None = Field(None, description="name of an environment variable holding the URL")
+    table: str | None = Field(None, description="table (or schema.table) holding the rows")
+    query: str | None = Field(
+        None, description="a SELECT with :since and :until bind parameters, instead of a table"
+    )
+    timestamp: str = Field(..., description="timestamp column")
+    series: list[str] = Field(default_factory=list, description="dimension columns")
+    values: list[str] = Field(..., min_length=1, description="numeric value columns")
+    timezone: str = Field("UTC", description="timezone of naive timestamps in the source")
+    context_lookback: timedelta = Field(
+        timedelta(days=7), description="how far back to look for sequence context rows"
+    )
+    on_nan: Literal["drop", "interpolate", "reject"] = "drop"
+    on_duplicate: Literal["last", "first", "reject"] = "last"
+    max_rows_per_tick: int = Field(100_000, gt=0)
+
+    @field_validator("context_lookback", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> timedelta:
+        return parse_duration(value)
+
+    @model_validator(mode="after")
+    def _one_location(self) -> SourceConfig:
+        if (self.url is None) == (self.url_env is None):
+            raise ValueError("set exactly one of 'url' or 'url_env'")
+        if (self.table is None) == (self.query is None):
+            raise ValueError("set exactly one of 'table' or 'query'")
+        if self.query is not None:
+            for bind in (":since", ":until"):
+                if not re.search(re.escape(bind) + r"\b", self.query):
+                    raise ValueError(f"'query' must use the bind parameter {bind}")
+        columns = [self.timestamp, *self.series, *self.values]
+        if len(set(columns)) != len(columns):
+            raise ValueError("timestamp, series and values columns must all be different")
+        return self
+
+    def resolved_url(self, monitor: str) -> str:
+        if self.url_env is not None:
+            value = os.environ.get(self.url_env)
+            if not value:
+                raise ConfigError(
+                    f"monitor {monitor!r}: source.url_env names {self.url_env}, which is not set"
+                )
+            return value
+        assert self.url is not None
+        return expand_env(self.url, f"monitor {monitor!r}: source.url")
+
+
+class RetrainPolicy(_Strict):
+    every: timedelta = Field(timedelta(days=1), description="retrain models older than this")
+    window: timedelta = Field(timedelta(days=14), description="history used for training")
+    max_points: int = Field(20_000, gt=0, description="most recent points kept for training")
+
+    @field_validator("every", "window", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> timedelta:
+        return parse_duration(value)
+
+
+class SeverityPolicy(_Strict):
+    critical_score: float = Field(
+        0.999, gt=0, le=1, description="anomalies scoring at least this are 'critical'"
+    )
+
+
+class NotifyConfig(_Strict):
+    targets: list[str] = Field(
+        default_factory=list, description="apprise URLs; ${ENV_VAR} parts are filled at send time"
+    )
+    min_severity: Literal["warning", "critical"] = "warning"
+    max_items: int = Field(10, gt=0, description="anomalies listed in full in one digest")
+    attach_plot: bool = True
+
+    @field_validator("targets")
+    @classmethod
+    def _known_schemes(cls, targets: list[str]) -> list[str]:
+        from anomwatch.notify.targets import check_target
+
+        for target in targets:
+            check_target(target)
+        return targets
+
+
+class MonitorConfig(_Strict):
+    name: Annotated[str, Field(pattern=NAME_PATTERN)]
+    description: str = ""
+    source: SourceConfig
+    schedule: str = Field("*/5 * * * *", description="cron expression")
+    timezone: str = "UTC"
+    detector: DetectorConfig = Field(default_factory=DetectorConfig)
+    retrain: RetrainPolicy = Field(default_factory=RetrainPolicy)
+    severity: SeverityPolicy = Field(default_factory=SeverityPolicy)
+    notify: NotifyConfig = Field(default_factory=NotifyConfig)
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        try:
+            CronSim(value, datetime(2000, 1, 1))
+        except (CronSimError, ValueError) as exc:
+            raise ValueError(
+                f"invalid cron expression {value!r} ({exc}); use 5 fields, e.g. '*/5 * * * *'"
+            ) from None
+        return value
+
+    def config_hash(self) -> str:
+        """Hash of what affects models: source shape and detector settings."""
+        relevant = {
+            "values": self.source.values,
+            "detector": self.detector.model_dump(mode="json"),
+        }
+        return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()
+
+
+class MonitorsFile(_Strict):
+    monitors: list[MonitorConfig] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> MonitorsFile:
+        seen: set[str] = set()
+        for monitor in self.monitors:
+            if monitor.name in seen:
+                raise ValueError(f"monitor name {monitor.name!r} is used twice")
+            seen.add(monitor.name)
+        return self
+
+    def get(self, name: str) -> MonitorConfig:
+        for monitor in self.monitors:
+            if monitor.name == name:
+                return monitor
+        raise UnknownMonitorError(name, [m.name for m in self.monitors])
+
+
+def _describe(error: dict[str, Any], raw: dict[str, Any]) -> str:
+    loc = list(error["loc"])
+    where = "monitors.yaml"
+    if len(loc) >= 2 and loc[0] == "monitors" and isinstance(loc[1], int):
+        entries = raw.get("monitors") or []
+        entry = entries[loc[1]] if loc[1] < len(entries) else {}
+        name = entry.get("name") if isinstance(entry, dict) else None
+        where = f"monitor {name!r}" if name else f"monitor #{loc[1] + 1}"
+        loc = loc[2:]
+    field = ".".join(str(part) for part in loc) or "(entry)"
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        message = "unknown key (check the spelling; see README 'monitors.yaml reference')"
+    return f"{where}: {field}: {message}"
+
+
+def parse_monitors(raw: Any, origin: str = "monitors.yaml") -> MonitorsFile:
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{origin}: expected a mapping with a 'monitors' list")
+    try:
+        return MonitorsFile.model_validate(raw)
+    except ValidationError as exc:
+        lines = [_describe(err, raw) for err in exc.errors()]  # type: ignore[arg-type]
+        raise ConfigError(f"{origin} is invalid:\n  " + "\n  ".join(lines)) from None
+
+
+def load_monitors(path: Path) -> MonitorsFile:
+    if not path.exists():
+        raise ConfigError(
+            f"{path} not found; write one (see README) or set ANOMWATCH_MONITORS_FILE"
+        )
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path} is not valid YAML: {exc}") from None
+    return parse_monitors(raw, str(path))

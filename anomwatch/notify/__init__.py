@@ -1,0 +1,1 @@
+"""Telling people: apprise targets, digest rendering, sending, plots."""

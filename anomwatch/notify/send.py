@@ -1,0 +1,62 @@
+"""Sending one digest to one apprise target, reporting the exact outcome."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import apprise
+from apprise.attachment.memory import AttachMemory
+
+from anomwatch.notify.digest import Digest
+from anomwatch.notify.targets import make_apprise
+
+EMAIL_SCHEMES = ("mailto", "mailtos")
+
+
+@dataclass(frozen=True)
+class SendOutcome:
+    ok: bool
+    error: str | None = None
+
+
+def _scrub(message: str, secret_url: str) -> str:
+    """Remove any piece of the resolved URL that could be a secret from a message."""
+    for piece in re.split(r"[/:@?&=#]+", secret_url):
+        if len(piece) >= 6:
+            message = message.replace(piece, "***")
+    return message
+
+
+def send_digest(url: str, digest: Digest, plot_png: Path | None, timeout: float) -> SendOutcome:
+    """Send to one target. Email gets HTML and the plot; other targets get plain text."""
+    obj = make_apprise()
+    if not obj.add(url):
+        return SendOutcome(False, "apprise cannot parse this target URL")
+    is_email = url.split("://", 1)[0].lower() in EMAIL_SCHEMES
+    attach = None
+    if is_email and plot_png is not None and plot_png.exists():
+        attach = apprise.AppriseAttachment(
+            AttachMemory(content=plot_png.read_bytes(), name=plot_png.name, mimetype="image/png")
+        )
+    try:
+        result = obj.notify(
+            body=digest.html if is_email else digest.text,
+            title=digest.title,
+            body_format=apprise.NotifyFormat.HTML if is_email else apprise.NotifyFormat.TEXT,
+            attach=attach,
+            timeout=timeout,
+        )
+    except Exception as exc:  # noqa: BLE001 - a plugin failure must not sink other targets
+        return SendOutcome(False, _scrub(f"{type(exc).__name__}: {exc}", url))
+    if result:
+        return SendOutcome(True)
+    logs = result.logs() if callable(getattr(result, "logs", None)) else []
+    errors = [
+        str(entry.message)
+        for entry in logs
+        if str(getattr(entry, "level", "ERROR")) in ("WARNING", "ERROR", "CRITICAL")
+    ]
+    detail = "; ".join(str(e) for e in errors[-3:]) or f"status {getattr(result, 'status', '?')}"
+    return SendOutcome(False, _scrub(detail, url))

@@ -1,0 +1,61 @@
+"""PNG plots for digests and reports (matplotlib, no display needed)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+
+@dataclass(frozen=True)
+class SeriesPlot:
+    """One panel: a series, its expected band, and the points flagged as anomalous."""
+
+    title: str
+    ts: pd.Series
+    values: np.ndarray
+    expected: np.ndarray | None
+    lower: np.ndarray | None
+    upper: np.ndarray | None
+    anomalous: np.ndarray  # bool, aligned with values
+
+
+def plot_series(panels: Sequence[SeriesPlot], path: Path, title: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig, axes = plt.subplots(len(panels), 1, figsize=(10, 2.6 * len(panels)), squeeze=False)
+    for ax, panel in zip(axes[:, 0], panels, strict=True):
+        ax.plot(panel.ts, panel.values, lw=1, color="tab:blue", label="value")
+        if panel.lower is not None and panel.upper is not None:
+            ax.fill_between(
+                panel.ts,
+                panel.lower,
+                panel.upper,
+                color="tab:green",
+                alpha=0.15,
+                label="expected band",
+            )
+        if panel.expected is not None:
+            ax.plot(panel.ts, panel.expected, lw=0.8, color="tab:green", ls="--")
+        if panel.anomalous.any():
+            ax.scatter(
+                panel.ts[panel.anomalous],
+                panel.values[panel.anomalous],
+                color="tab:red",
+                zorder=3,
+                s=18,
+                label="anomaly",
+            )
+        ax.set_title(panel.title, fontsize=9)
+        ax.legend(loc="upper left", fontsize=7)
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path

@@ -1,0 +1,47 @@
+"""Process-wide settings (ANOMWATCH_* environment variables or a .env file)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_HOME = Path(".anomwatch")
+
+
+class Settings(BaseSettings):
+    """Where the store, model files and monitors.yaml live.
+
+    Defaults keep everything in ``./.anomwatch`` so a fresh checkout runs with no setup.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="ANOMWATCH_", env_file=".env", extra="ignore")
+
+    home: Path = Field(DEFAULT_HOME, description="directory for the SQLite store, models, plots")
+    store_url: str | None = Field(
+        None, description="SQLAlchemy URL of anomwatch's own store; default: SQLite in home"
+    )
+    monitors_file: Path = Field(Path("monitors.yaml"), description="path of monitors.yaml")
+    lock_timeout_seconds: float = Field(
+        3600.0, description="a monitor lock older than this is considered abandoned"
+    )
+    notify_timeout_seconds: float = Field(20.0, description="per-target send timeout")
+    notify_retry_base_seconds: float = Field(
+        60.0, description="first retry delay of a failed send; doubles per attempt, max 1 h"
+    )
+    notify_max_attempts: int = Field(50, description="after this many failures a send is 'dead'")
+
+    @property
+    def resolved_store_url(self) -> str:
+        if self.store_url:
+            return self.store_url
+        return f"sqlite:///{(self.home / 'store.db').resolve()}"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.home / "models"
+
+    @property
+    def plots_dir(self) -> Path:
+        return self.home / "plots"

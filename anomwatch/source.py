@@ -1,0 +1,383 @@
+"""Reading metric rows from a monitor's source database (read-only, bound parameters).
+
+Table and column names come from monitors.yaml, so they are checked against the
+source's reflected schema and then quoted by SQLAlchemy; values (times) are
+always bound parameters. Naive source timestamps are interpreted in the source's
+timezone and everything leaves this module as naive UTC.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Engine,
+    FromClause,
+    MetaData,
+    Table,
+    and_,
+    column,
+    event,
+    func,
+    inspect,
+    select,
+    text,
+)
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import NoSuchTableError, OperationalError, SQLAlchemyError
+
+from anomwatch.config import MonitorConfig
+from anomwatch.errors import SourceError, SourceUnavailableError
+from anomwatch.store.db import make_engine, mask_url
+
+SERIES_COLUMN = "series"
+TS_COLUMN = "ts"
+DEFAULT_SERIES = "all"
+_NUMERIC_TYPES = (int, float)
+
+
+def series_key(values: dict[str, Any]) -> str:
+    """A readable, stable id for one combination of dimension values."""
+    if not values:
+        return DEFAULT_SERIES
+    return ",".join(f"{k}={v}" for k, v in values.items())
+
+
+@dataclass
+class Extract:
+    """Rows of one read, long format: series, ts, then one column per value."""
+
+    frame: pd.DataFrame
+    rows_read: int = 0
+    dropped_nan: int = 0
+    interpolated_nan: int = 0
+    duplicates: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    def series(self) -> list[str]:
+        return sorted(self.frame[SERIES_COLUMN].unique().tolist())
+
+
+def _make_read_only(engine: Engine) -> None:
+    backend = engine.dialect.name
+    if backend == "postgresql":
+
+        @event.listens_for(engine, "connect")
+        def _pg_read_only(dbapi_conn: Any, _record: Any) -> None:
+            cursor = dbapi_conn.cursor()
+            cursor.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+            cursor.close()
+            dbapi_conn.commit()
+
+    elif backend in ("mysql", "mariadb"):
+
+        @event.listens_for(engine, "connect")
+        def _mysql_read_only(dbapi_conn: Any, _record: Any) -> None:
+            cursor = dbapi_conn.cursor()
+            cursor.execute("SET SESSION TRANSACTION READ ONLY")
+            cursor.close()
+
+
+class SourceReader:
+    """Reads one monitor's rows. Create per tick; call close() when done."""
+
+    def __init__(self, monitor: MonitorConfig) -> None:
+        self.monitor = monitor
+        self.config = monitor.source
+        url = self.config.resolved_url(monitor.name)
+        self.masked_url = mask_url(url)
+        try:
+            make_url(url)
+        except Exception:  # noqa: BLE001
+            raise SourceError(
+                f"monitor {monitor.name!r}: source URL is not a valid SQLAlchemy URL"
+            ) from None
+        try:
+            self.tz = ZoneInfo(self.config.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise SourceError(
+                f"monitor {monitor.name!r}: source.timezone {self.config.timezone!r} is unknown"
+            ) from None
+        self.engine = make_engine(url)
+        _make_read_only(self.engine)
+        self._from: FromClause | None = None
+        self._tz_aware_column = False
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> SourceReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- schema checks -------------------------------------------------------------
+
+    def _error(self, message: str) -> SourceError:
+        return SourceError(f"monitor {self.monitor.name!r}: {message}")
+
+    def _wanted_columns(self) -> list[str]:
+        return [self.config.timestamp, *self.config.series, *self.config.values]
+
+    def source_clause(self) -> FromClause:
+        """The checked table (or query subquery) that every read selects from."""
+        if self._from is not None:
+            return self._from
+        try:
+            if self.config.table is not None:
+                self._from = self._reflect_table(self.config.table)
+            else:
+                self._from = self._query_clause()
+        except OperationalError as exc:
+            raise SourceUnavailableError(
+                f"monitor {self.monitor.name!r}: source {self.masked_url} is unreachable: "
+                f"{_first_line(exc)}"
+            ) from exc
+        except SQLAlchemyError as exc:
+            raise self._error(f"source {self.masked_url} failed: {_first_line(exc)}") from exc
+        return self._from
+
+    def _reflect_table(self, name: str) -> Table:
+        schema, _, table_name = name.rpartition(".")
+        try:
+            table = Table(table_name, MetaData(), schema=schema or None, autoload_with=self.engine)
+        except NoSuchTableError:
+            available = inspect(self.engine).get_table_names(schema=schema or None)
+            raise self._error(
+                f"table {name!r} not found in {self.masked_url}; "
+                f"available tables: {', '.join(sorted(available)) or '(none)'}"
+            ) from None
+        missing = [c for c in self._wanted_columns() if c not in table.c]
+        if missing:
+            raise self._error(
+                f"column(s) {', '.join(map(repr, missing))} not found in table {name!r}; "
+                f"it has: {', '.join(table.c.keys())}"
+            )
+        for value_column in self.config.values:
+            python_type = _python_type(table.c[value_column])
+            if (
+                python_type is not None
+                and python_type not in _NUMERIC_TYPES
+                and not _is_decimal(python_type)
+            ):
+                raise self._error(
+                    f"value column {value_column!r} has type {table.c[value_column].type}; "
+                    "value columns must be numeric (cast it in a 'query' source if needed)"
+                )
+        ts_type = table.c[self.config.timestamp].type
+        self._tz_aware_column = isinstance(ts_type, DateTime) and bool(ts_type.timezone)
+        return table
+
+    def _query_clause(self) -> FromClause:
+        assert self.config.query is not None
+        columns = [column(c) for c in self._wanted_columns()]
+        clause = text(self.config.query).columns(*columns).subquery("anomwatch_src")
+        # Check that the query runs and returns the configured columns.
+        probe = text(self.config.query)
+        early = datetime(1970, 1, 2)
+        with self.engine.connect() as conn:
+            result = conn.execute(probe, {"since": early, "until": early})
+            keys = list(result.keys())
+            result.close()
+        missing = [c for c in self._wanted_columns() if c not in keys]
+        if missing:
+            raise self._error(
+                f"the source query does not return column(s) {', '.join(map(repr, missing))}; "
+                f"it returns: {', '.join(keys)}"
+            )
+        return clause
+
+    # -- reads ---------------------------------------------------------------------
+
+    def _bind_time(self, value: datetime) -> datetime:
+        """Naive UTC → what the source column holds."""
+        aware = value.replace(tzinfo=ZoneInfo("UTC"))
+        if self._tz_aware_column:
+            return aware
+        return aware.astimezone(self.tz).replace(tzinfo=None)
+
+    def _binds(self, since: datetime | None, until: datetime) -> dict[str, Any]:
+        if self.config.query is None:
+            return {}
+        early = datetime(1970, 1, 2)
+        return {
+            "since": self._bind_time(since) if since else early,
+            "until": self._bind_time(until),
+        }
+
+    def read_range(self, since: datetime | None, until: datetime) -> Extract:
+        """Rows with since < ts <= until (all rows up to until when since is None)."""
+        src = self.source_clause()
+        ts = src.c[self.config.timestamp]
+        conditions = [ts <= self._bind_time(until)]
+        if since is not None:
+            conditions.append(ts > self._bind_time(since))
+        stmt = (
+            select(*[src.c[c] for c in self._wanted_columns()])
+            .where(and_(*conditions))
+            .order_by(ts)
+            .limit(self.config.max_rows_per_tick)
+        )
+        return self._run(stmt, self._binds(since, until))
+
+    def read_last(self, before: datetime, k: int, lookback: timedelta) -> Extract:
+        """The last k rows of every series with before - lookback < ts <= before."""
+        if k <= 0:
+            return self._tidy(pd.DataFrame(columns=self._wanted_columns()))
+        src = self.source_clause()
+        ts = src.c[self.config.timestamp]
+        partition = [src.c[c] for c in self.config.series] or None
+        rank = func.row_number().over(partition_by=partition, order_by=ts.desc()).label("aw_rank")
+        inner = (
+            select(*[src.c[c] for c in self._wanted_columns()], rank)
+            .where(ts <= self._bind_time(before), ts > self._bind_time(before - lookback))
+            .subquery("aw_ranked")
+        )
+        stmt = select(*[inner.c[c] for c in self._wanted_columns()]).where(inner.c.aw_rank <= k)
+        return self._run(stmt, self._binds(before - lookback, before))
+
+    def _run(self, stmt: Any, binds: dict[str, Any]) -> Extract:
+        try:
+            with self.engine.connect() as conn:
+                frame = pd.DataFrame(conn.execute(stmt, binds).fetchall())
+        except OperationalError as exc:
+            raise SourceUnavailableError(
+                f"monitor {self.monitor.name!r}: reading from {self.masked_url} failed: "
+                f"{_first_line(exc)}"
+            ) from exc
+        except SQLAlchemyError as exc:
+            raise self._error(f"reading from {self.masked_url} failed: {_first_line(exc)}") from exc
+        if frame.empty:
+            frame = pd.DataFrame(columns=self._wanted_columns())
+        frame.columns = self._wanted_columns()
+        return self._tidy(frame)
+
+    # -- cleaning ------------------------------------------------------------------
+
+    def _to_utc(self, values: pd.Series) -> pd.Series:
+        try:
+            parsed = pd.to_datetime(values, format="mixed")
+        except (ValueError, TypeError) as exc:
+            raise self._error(
+                f"timestamp column {self.config.timestamp!r} holds values that are not times: {exc}"
+            ) from None
+        if parsed.dt.tz is None:
+            parsed = parsed.dt.tz_localize(self.tz, ambiguous="NaT", nonexistent="shift_forward")
+        return parsed.dt.tz_convert("UTC").dt.tz_localize(None).astype("datetime64[us]")
+
+    def _tidy(self, raw: pd.DataFrame) -> Extract:
+        cfg = self.config
+        rows_read = len(raw)
+        out = pd.DataFrame(
+            {
+                SERIES_COLUMN: _series_keys(raw, cfg.series),
+                TS_COLUMN: self._to_utc(raw[cfg.timestamp])
+                if rows_read
+                else pd.Series([], dtype="datetime64[us]"),
+            }
+        )
+        for name in cfg.values:
+            out[name] = self._numeric(raw[name], name)
+        extract = Extract(frame=out, rows_read=rows_read)
+        if rows_read == 0:
+            return extract
+        bad_ts = out[TS_COLUMN].isna()
+        if bad_ts.any():
+            extract.notes.append(f"{int(bad_ts.sum())} row(s) with a null timestamp dropped")
+            out = out[~bad_ts]
+        out = out.sort_values([SERIES_COLUMN, TS_COLUMN], kind="stable")
+        out = self._dedupe(out, extract)
+        out = self._handle_nan(out, extract)
+        extract.frame = out.reset_index(drop=True)
+        return extract
+
+    def _numeric(self, values: pd.Series, name: str) -> pd.Series:
+        converted = pd.to_numeric(values, errors="coerce").astype("float64")
+        bad = converted.isna() & values.notna()
+        if bad.any():
+            example = values[bad].iloc[0]
+            raise self._error(
+                f"value column {name!r} holds a non-numeric value ({example!r}); "
+                "value columns must be numeric"
+            )
+        return converted.replace([np.inf, -np.inf], np.nan)
+
+    def _dedupe(self, frame: pd.DataFrame, extract: Extract) -> pd.DataFrame:
+        dup = frame.duplicated([SERIES_COLUMN, TS_COLUMN], keep=False)
+        if not dup.any():
+            return frame
+        policy = self.config.on_duplicate
+        count = int(frame.duplicated([SERIES_COLUMN, TS_COLUMN]).sum())
+        if policy == "reject":
+            first = frame[dup].iloc[0]
+            raise self._error(
+                f"{count} duplicate timestamp(s), e.g. series {first[SERIES_COLUMN]!r} at "
+                f"{first[TS_COLUMN]}; set source.on_duplicate to 'last' or 'first' to accept"
+            )
+        extract.duplicates = count
+        extract.notes.append(f"{count} duplicate timestamp(s) resolved by keeping the {policy}")
+        return frame.drop_duplicates([SERIES_COLUMN, TS_COLUMN], keep=policy)
+
+    def _handle_nan(self, frame: pd.DataFrame, extract: Extract) -> pd.DataFrame:
+        values = self.config.values
+        missing = frame[values].isna().any(axis=1)
+        if not missing.any():
+            return frame
+        count = int(missing.sum())
+        policy = self.config.on_nan
+        if policy == "reject":
+            first = frame[missing].iloc[0]
+            raise self._error(
+                f"{count} row(s) with missing/NaN/inf values, e.g. series "
+                f"{first[SERIES_COLUMN]!r} at {first[TS_COLUMN]}; set source.on_nan to 'drop' "
+                "or 'interpolate' to accept"
+            )
+        if policy == "interpolate":
+            filled = frame.copy()
+            filled[values] = frame.groupby(SERIES_COLUMN)[values].transform(
+                lambda s: s.interpolate(limit_direction="both")
+            )
+            still = filled[values].isna().any(axis=1)
+            extract.interpolated_nan = count - int(still.sum())
+            extract.dropped_nan = int(still.sum())
+            extract.notes.append(f"{extract.interpolated_nan} NaN row(s) interpolated")
+            return filled[~still]
+        extract.dropped_nan = count
+        extract.notes.append(f"{count} row(s) with NaN/inf values dropped")
+        return frame[~missing]
+
+
+def _series_keys(raw: pd.DataFrame, columns: list[str]) -> pd.Series:
+    if not columns:
+        return pd.Series([DEFAULT_SERIES] * len(raw), index=raw.index, dtype=object)
+    parts = [f"{c}=" + raw[c].astype(str) for c in columns]
+    key = parts[0]
+    for part in parts[1:]:
+        key = key + "," + part
+    return key.astype(object)
+
+
+def _python_type(col: Column[Any]) -> type | None:
+    try:
+        return col.type.python_type
+    except NotImplementedError:
+        return None
+
+
+def _is_decimal(python_type: type) -> bool:
+    import decimal
+
+    return issubclass(python_type, decimal.Decimal)
+
+
+def _first_line(exc: BaseException) -> str:
+    text_ = str(getattr(exc, "orig", None) or exc).strip()
+    return text_.splitlines()[0] if text_ else type(exc).__name__

@@ -1,0 +1,1 @@
+"""anomwatch's own database: schema, connection, and the queries the pipeline needs."""

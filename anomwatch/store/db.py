@@ -1,0 +1,116 @@
+"""Connection to the store and its migrations."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+
+from anomwatch.errors import StoreError
+
+MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+
+
+def mask_url(url: str) -> str:
+    """The URL with its password replaced by ***, for messages and logs."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - an unparsable URL must still not leak
+        return "<unparsable database URL>"
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """An engine with settings that suit a short-lived job on any of our backends."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cursor = dbapi_conn.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+class Store:
+    """anomwatch's own database. Source databases never go through this class."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.masked_url = mask_url(url)
+        self.engine = make_engine(url)
+
+    def __repr__(self) -> str:
+        return f"Store({self.masked_url})"
+
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
+        """One transaction; connection errors become a StoreError without the password."""
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        except SQLAlchemyError as exc:
+            raise StoreError(
+                f"store {self.masked_url}: {type(exc).__name__}: {_first_line(exc)}"
+            ) from exc
+
+    def _alembic_config(self) -> Config:
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS_DIR))
+        config.set_main_option("sqlalchemy.url", self.url.replace("%", "%%"))
+        config.attributes["configure_logging"] = False
+        return config
+
+    def migrate(self, revision: str = "head") -> None:
+        """Create or upgrade the schema (alembic upgrade)."""
+        with self.engine.begin() as conn:
+            config = self._alembic_config()
+            config.attributes["connection"] = conn
+            command.upgrade(config, revision)
+
+    def downgrade(self, revision: str) -> None:
+        with self.engine.begin() as conn:
+            config = self._alembic_config()
+            config.attributes["connection"] = conn
+            command.downgrade(config, revision)
+
+    def current_revision(self) -> str | None:
+        with self.engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+
+    def head_revision(self) -> str | None:
+        return ScriptDirectory.from_config(self._alembic_config()).get_current_head()
+
+    def require_migrated(self) -> None:
+        try:
+            current = self.current_revision()
+        except SQLAlchemyError as exc:
+            raise StoreError(f"store {self.masked_url} is unreachable: {_first_line(exc)}") from exc
+        if current != self.head_revision():
+            raise StoreError(
+                f"store {self.masked_url} is at schema revision {current or 'none'}, "
+                f"expected {self.head_revision()}; run `anomwatch init`"
+            )
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc)
+    return text.strip().splitlines()[0] if text.strip() else type(exc).__name__

@@ -1,0 +1,93 @@
+"""The `runs` table: one row per monitor tick, whatever its outcome."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from sqlalchemy import insert, select, update
+
+from anomwatch.durations import utcnow
+from anomwatch.store.db import Store
+from anomwatch.store.schema import monitors, runs
+
+
+@dataclass
+class RunStats:
+    series: int = 0
+    rows_read: int = 0
+    points_scored: int = 0
+    anomalies: int = 0
+    models_trained: int = 0
+    cold_start: int = 0
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def start_run(store: Store, monitor: str, flow_run_id: str | None) -> int:
+    with store.begin() as conn:
+        result = conn.execute(
+            insert(runs).values(
+                monitor=monitor,
+                flow_run_id=flow_run_id,
+                started_at=utcnow(),
+                status="running",
+                series=0,
+                rows_read=0,
+                points_scored=0,
+                anomalies=0,
+                models_trained=0,
+                cold_start=0,
+            )
+        )
+        return int(result.inserted_primary_key[0])
+
+
+def finish_run(
+    store: Store, run_id: int, status: str, stats: RunStats, error: str | None = None
+) -> None:
+    values = asdict(stats)
+    values["details"] = json.dumps(values["details"], default=str)
+    with store.begin() as conn:
+        conn.execute(
+            update(runs)
+            .where(runs.c.id == run_id)
+            .values(status=status, finished_at=utcnow(), error=error, **values)
+        )
+
+
+def get_run(store: Store, run_id: int) -> dict[str, Any] | None:
+    with store.begin() as conn:
+        row = conn.execute(select(runs).where(runs.c.id == run_id)).mappings().first()
+    return dict(row) if row else None
+
+
+def list_runs(store: Store, monitor: str, limit: int = 20) -> list[dict[str, Any]]:
+    with store.begin() as conn:
+        rows = conn.execute(
+            select(runs).where(runs.c.monitor == monitor).order_by(runs.c.id.desc()).limit(limit)
+        ).mappings()
+        return [dict(r) for r in rows]
+
+
+def register_monitor(store: Store, name: str, config_hash: str) -> None:
+    now = utcnow()
+    with store.begin() as conn:
+        exists = conn.execute(select(monitors.c.name).where(monitors.c.name == name)).first()
+        if exists:
+            conn.execute(
+                update(monitors)
+                .where(monitors.c.name == name)
+                .values(config_hash=config_hash, updated_at=now)
+            )
+        else:
+            conn.execute(
+                insert(monitors).values(
+                    name=name, config_hash=config_hash, created_at=now, updated_at=now
+                )
+            )
+
+
+def known_monitors(store: Store) -> list[str]:
+    with store.begin() as conn:
+        return sorted(conn.execute(select(monitors.c.name)).scalars())

@@ -1,0 +1,168 @@
+"""Store tables (SQLAlchemy Core). Alembic migrations target this metadata.
+
+Portable across SQLite, PostgreSQL and MariaDB: naive-UTC timestamps with
+microseconds, bounded VARCHARs for indexed columns (MariaDB key length), JSON kept
+as text so every backend stores it the same way.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects import mysql
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+MONITOR_LEN = 100
+SERIES_LEN = 255
+
+# DATETIME(6) on MariaDB: its default DATETIME drops fractions of a second.
+Timestamp = DateTime(timezone=False).with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
+# SQLite only auto-increments INTEGER PRIMARY KEY.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+monitors = Table(
+    "monitors",
+    metadata,
+    Column("name", String(MONITOR_LEN), primary_key=True),
+    Column("config_hash", String(64), nullable=False),
+    Column("created_at", Timestamp, nullable=False),
+    Column("updated_at", Timestamp, nullable=False),
+)
+
+models = Table(
+    "models",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("monitor", String(MONITOR_LEN), nullable=False),
+    Column("series", String(SERIES_LEN), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("trained_at", Timestamp, nullable=False),
+    Column("train_start", Timestamp),
+    Column("train_end", Timestamp),
+    Column("n_rows", Integer, nullable=False),
+    Column("config_hash", String(64), nullable=False),
+    Column("params", Text, nullable=False),
+    Column("artifact_path", String(1000), nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("metrics", Text, nullable=False),
+    Column("active", Boolean, nullable=False, default=True),
+    UniqueConstraint("monitor", "series", "version"),
+    Index("ix_models_active", "monitor", "series", "active"),
+)
+
+watermarks = Table(
+    "watermarks",
+    metadata,
+    Column("monitor", String(MONITOR_LEN), primary_key=True),
+    Column("series", String(SERIES_LEN), primary_key=True),
+    Column("last_ts", Timestamp, nullable=False),
+    Column("updated_at", Timestamp, nullable=False),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("flow_run_id", String(64)),
+    Column("monitor", String(MONITOR_LEN), nullable=False),
+    Column("started_at", Timestamp, nullable=False),
+    Column("finished_at", Timestamp),
+    Column("status", String(16), nullable=False),
+    Column("series", Integer, nullable=False, default=0),
+    Column("rows_read", Integer, nullable=False, default=0),
+    Column("points_scored", Integer, nullable=False, default=0),
+    Column("anomalies", Integer, nullable=False, default=0),
+    Column("models_trained", Integer, nullable=False, default=0),
+    Column("cold_start", Integer, nullable=False, default=0),
+    Column("details", Text),
+    Column("error", Text),
+    Index("ix_runs_monitor_started", "monitor", "started_at"),
+)
+
+anomalies = Table(
+    "anomalies",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("monitor", String(MONITOR_LEN), nullable=False),
+    Column("series", String(SERIES_LEN), nullable=False),
+    Column("ts", Timestamp, nullable=False),
+    Column("value", Float, nullable=False),
+    Column("expected", Float),
+    Column("lower", Float),
+    Column("upper", Float),
+    Column("score", Float, nullable=False),
+    Column("components", Text, nullable=False),
+    Column("feature_values", Text, nullable=False),
+    Column("severity", String(16), nullable=False),
+    Column("model_id", BigId, ForeignKey("models.id")),
+    Column("run_id", BigId, ForeignKey("runs.id")),
+    Column("status", String(20), nullable=False, default="open"),
+    Column("label", String(20)),
+    Column("labelled_by", String(100)),
+    Column("labelled_at", Timestamp),
+    Column("digest_id", BigId),
+    Column("notified_at", Timestamp),
+    Column("created_at", Timestamp, nullable=False),
+    UniqueConstraint("monitor", "series", "ts"),
+    Index("ix_anomalies_monitor_ts", "monitor", "ts"),
+    Index("ix_anomalies_digest", "monitor", "digest_id"),
+)
+
+digests = Table(
+    "digests",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("monitor", String(MONITOR_LEN), nullable=False),
+    Column("run_id", BigId, ForeignKey("runs.id")),
+    Column("created_at", Timestamp, nullable=False),
+    Column("n_anomalies", Integer, nullable=False),
+    Column("plot_path", String(1000)),
+)
+
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("digest_id", BigId, ForeignKey("digests.id"), nullable=False),
+    Column("monitor", String(MONITOR_LEN), nullable=False),
+    Column("target", String(SERIES_LEN), nullable=False),
+    Column("target_label", String(SERIES_LEN), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_error", Text),
+    Column("next_attempt_at", Timestamp),
+    Column("created_at", Timestamp, nullable=False),
+    Column("sent_at", Timestamp),
+    UniqueConstraint("digest_id", "target"),
+    Index("ix_notifications_pending", "monitor", "status"),
+)
+
+locks = Table(
+    "locks",
+    metadata,
+    Column("name", String(MONITOR_LEN), primary_key=True),
+    Column("holder", String(100), nullable=False),
+    Column("acquired_at", Timestamp, nullable=False),
+    Column("expires_at", Timestamp, nullable=False),
+)

@@ -1,0 +1,165 @@
+"""The scheduled tick of one monitor: extract → fit/reuse → score → persist → notify → report."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, get_run_logger
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.runtime import flow_run
+
+from anomwatch.config import MonitorConfig, load_monitors
+from anomwatch.durations import to_naive_utc, utcnow
+from anomwatch.errors import AnomwatchError, MonitorLockedError
+from anomwatch.settings import Settings
+from anomwatch.store.db import Store
+from anomwatch.store.locks import monitor_lock
+from anomwatch.store.runs import RunStats, finish_run, register_monitor, start_run
+from tasks.extract import extract_task
+from tasks.fit import fit_task
+from tasks.notify import notify_task
+from tasks.persist import persist_task
+from tasks.report import plot_task, run_markdown
+from tasks.score import score_task
+
+
+def _logger() -> logging.Logger | logging.LoggerAdapter[logging.Logger]:
+    try:
+        return get_run_logger()
+    except Exception:  # noqa: BLE001 - outside a run (plain call in tests)
+        return logging.getLogger("anomwatch.flow")
+
+
+def _flow_run_id() -> str | None:
+    try:
+        return str(flow_run.id) if flow_run.id else None
+    except Exception:  # noqa: BLE001
+        return None
+
+
+def _flow_run_url() -> str | None:
+    try:
+        return flow_run.ui_url
+    except Exception:  # noqa: BLE001
+        return None
+
+
+def run_tick(
+    settings: Settings, store: Store, monitor: MonitorConfig, until: datetime | None = None
+) -> dict[str, Any]:
+    """One tick under the monitor's lock; every outcome is recorded in `runs`."""
+    log = _logger()
+    until = to_naive_utc(until) if until else utcnow()
+    register_monitor(store, monitor.name, monitor.config_hash())
+    run_id = start_run(store, monitor.name, _flow_run_id())
+    stats = RunStats()
+    try:
+        with monitor_lock(store, monitor.name, timedelta(seconds=settings.lock_timeout_seconds)):
+            tick = extract_task(monitor, store, until)
+            stats.rows_read = tick.rows_read
+            models = fit_task(monitor, store, settings.models_dir, tick)
+            scored = score_task(monitor, models, tick)
+            new_ids = persist_task(store, monitor.name, run_id, scored)
+            plot = plot_task(
+                monitor, scored, settings.plots_dir / monitor.name / f"run-{run_id}.png"
+            )
+            report = notify_task(settings, store, monitor, run_id, plot, _flow_run_url())
+    except MonitorLockedError as exc:
+        finish_run(store, run_id, "skipped", stats, str(exc))
+        log.warning(str(exc))
+        return {"run_id": run_id, "status": "skipped", "new_anomalies": 0, "error": str(exc)}
+    except AnomwatchError as exc:
+        finish_run(store, run_id, "failed", stats, str(exc))
+        log.error("monitor %s failed: %s", monitor.name, exc)
+        raise
+    except Exception as exc:
+        finish_run(store, run_id, "failed", stats, f"{type(exc).__name__}: {exc}")
+        raise
+
+    errors = {**models.errors, **scored.errors}
+    stats.series = len(set(tick.series()) | set(models.models) | set(models.cold_start))
+    stats.points_scored = scored.points_scored
+    stats.anomalies = len(new_ids)
+    stats.models_trained = len(models.trained)
+    stats.cold_start = len(models.cold_start)
+    stats.details = {
+        "cold_start": models.cold_start,
+        "errors": errors,
+        "notes": tick.notes,
+        "notified": report.sent,
+        "notify_failed": report.failed,
+        "plot": str(plot) if plot else None,
+    }
+    status = "partial" if errors else "succeeded"
+    finish_run(store, run_id, status, stats)
+    markdown = run_markdown(
+        monitor,
+        run_id,
+        stats,
+        scored,
+        new_ids,
+        tick.notes
+        + [f"{s}: {e}" for s, e in errors.items()]
+        + [f"{s}: cold start ({m})" for s, m in models.cold_start.items()],
+    )
+    _publish(monitor.name, markdown, scored)
+    log.info(
+        "monitor %s run %s: %s rows, %s points scored, %s new anomalies",
+        monitor.name,
+        run_id,
+        stats.rows_read,
+        stats.points_scored,
+        len(new_ids),
+    )
+    return {
+        "run_id": run_id,
+        "status": status,
+        "rows_read": stats.rows_read,
+        "points_scored": stats.points_scored,
+        "new_anomalies": len(new_ids),
+        "anomaly_ids": new_ids,
+        "models_trained": stats.models_trained,
+        "cold_start": sorted(models.cold_start),
+        "errors": errors,
+        "notified": report.sent,
+        "notify_failed": report.failed,
+        "plot": str(plot) if plot else None,
+    }
+
+
+def _publish(monitor: str, markdown: str, scored: Any) -> None:
+    """Prefect artifacts of the run; skipped when not inside a flow run."""
+    if _flow_run_id() is None:
+        return
+    create_markdown_artifact(markdown=markdown, key=f"{monitor}-run", description="anomwatch run")
+    rows = [
+        {
+            "series": r.series,
+            "ts": r.ts.isoformat(),
+            "value": r.value,
+            "score": round(r.score, 4),
+            "severity": r.severity,
+        }
+        for r in sorted(scored.records, key=lambda r: (-r.score, r.ts))[:200]
+    ]
+    if rows:
+        create_table_artifact(table=rows, key=f"{monitor}-anomalies", description="new anomalies")
+
+
+@flow(name="anomwatch-monitor", log_prints=False)
+def monitor_tick(
+    monitor: str, monitors_file: str | None = None, until: datetime | None = None
+) -> dict[str, Any]:
+    """Scheduled entry point: one tick of one monitor from monitors.yaml."""
+    settings = Settings()
+    path = Path(monitors_file) if monitors_file else settings.monitors_file
+    config = load_monitors(path).get(monitor)
+    store = Store(settings.resolved_store_url)
+    try:
+        store.require_migrated()
+        return run_tick(settings, store, config, until)
+    finally:
+        store.dispose()

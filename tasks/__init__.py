@@ -1,0 +1,2 @@
+"""Prefect tasks of a monitor tick. Each module holds a plain function (tested
+without Prefect) and the task that wraps it."""

@@ -1,0 +1,142 @@
+"""Notify: claim new anomalies into one digest per run, then send what is due.
+
+Sending happens per target in parallel threads, each bounded by its timeout, so
+one slow or broken channel neither delays nor blocks the others. Failures stay
+in the outbox and are retried on later ticks.
+"""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+from anomwatch.config import MonitorConfig
+from anomwatch.durations import utcnow
+from anomwatch.errors import ConfigError
+from anomwatch.notify.digest import Digest, render_digest
+from anomwatch.notify.send import SendOutcome, send_digest
+from anomwatch.notify.targets import masked, resolve, target_id
+from anomwatch.settings import Settings
+from anomwatch.store.db import Store
+from anomwatch.store.outbox import (
+    PendingNotification,
+    Target,
+    create_digest,
+    digest_anomalies,
+    due_notifications,
+    mark_failed,
+    mark_sent,
+)
+from tasks.base import pipeline_task
+
+log = logging.getLogger("anomwatch.notify")
+
+
+@dataclass
+class NotifyReport:
+    digest_id: int | None = None
+    sent: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+
+
+def configured_targets(monitor: MonitorConfig) -> list[Target]:
+    return [Target(id=target_id(raw), label=masked(raw), raw=raw) for raw in monitor.notify.targets]
+
+
+def history_command(monitor: str) -> str:
+    return f"anomwatch anomalies --monitor {monitor} --since 24h"
+
+
+def _deliver(
+    monitor: MonitorConfig,
+    pending: PendingNotification,
+    target: Target | None,
+    digest: Digest,
+    timeout: float,
+) -> SendOutcome:
+    if target is None:
+        return SendOutcome(False, "target is no longer in monitors.yaml")
+    try:
+        url = resolve(target.raw, monitor.name)
+    except ConfigError as exc:
+        return SendOutcome(False, str(exc))
+    plot = Path(pending.plot_path) if pending.plot_path else None
+    return send_digest(url, digest, plot, timeout)
+
+
+def notify_monitor(
+    settings: Settings,
+    store: Store,
+    monitor: MonitorConfig,
+    run_id: int | None,
+    plot_path: Path | None,
+    run_url: str | None = None,
+) -> NotifyReport:
+    targets = configured_targets(monitor)
+    report = NotifyReport()
+    report.digest_id = create_digest(
+        store,
+        monitor.name,
+        run_id,
+        targets,
+        monitor.notify.min_severity,
+        str(plot_path) if plot_path else None,
+    )
+    due = due_notifications(store, monitor.name, utcnow())
+    if not due:
+        return report
+    by_id = {t.id: t for t in targets}
+    digests: dict[int, Digest] = {}
+    for pending in due:
+        if pending.digest_id not in digests:
+            rows = digest_anomalies(store, pending.digest_id)
+            digests[pending.digest_id] = render_digest(
+                monitor.name,
+                rows,
+                monitor.notify.max_items,
+                history_command(monitor.name),
+                run_url,
+            )
+    with ThreadPoolExecutor(max_workers=min(8, len(due))) as pool:
+        futures = [
+            pool.submit(
+                _deliver,
+                monitor,
+                p,
+                by_id.get(p.target),
+                digests[p.digest_id],
+                settings.notify_timeout_seconds,
+            )
+            for p in due
+        ]
+        outcomes = [f.result() for f in futures]
+    for pending, outcome in zip(due, outcomes, strict=True):
+        if outcome.ok:
+            mark_sent(store, pending.id, pending.digest_id)
+            report.sent.append(pending.target_label)
+            continue
+        error = outcome.error or "unknown error"
+        status = mark_failed(
+            store,
+            pending.id,
+            pending.attempts,
+            error,
+            timedelta(seconds=settings.notify_retry_base_seconds),
+            settings.notify_max_attempts,
+        )
+        report.failed[pending.target_label] = error
+        log.warning(
+            "monitor %s: sending digest %s to %s failed (%s); %s",
+            monitor.name,
+            pending.digest_id,
+            pending.target_label,
+            error,
+            "will retry" if status == "pending" else "giving up",
+        )
+    return report
+
+
+notify_task = pipeline_task("notify")(notify_monitor)

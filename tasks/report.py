@@ -1,0 +1,85 @@
+"""Report: the run summary (markdown, Prefect artifact) and the digest plot."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from anomwatch.config import MonitorConfig
+from anomwatch.plots import SeriesPlot, plot_series
+from anomwatch.source import TS_COLUMN
+from anomwatch.store.runs import RunStats
+from tasks.base import pipeline_task
+from tasks.score import ScoredTick
+
+MAX_PLOT_PANELS = 4
+
+
+def plot_tick(monitor: MonitorConfig, scored: ScoredTick, path: Path) -> Path | None:
+    """Plot the series with the most anomalies in this tick (context + new rows)."""
+    counts: dict[str, int] = {}
+    for record in scored.records:
+        counts[record.series] = counts.get(record.series, 0) + 1
+    if not counts:
+        return None
+    top = sorted(counts, key=lambda s: (-counts[s], s))[:MAX_PLOT_PANELS]
+    value = monitor.source.values[0]
+    panels = []
+    for series in top:
+        s = scored.per_series[series]
+        panels.append(
+            SeriesPlot(
+                title=f"{series} ({value}) - {counts[series]} anomalous point(s)",
+                ts=s.frame[TS_COLUMN].reset_index(drop=True),
+                values=s.frame[value].to_numpy(float),
+                expected=s.expected[:, 0],
+                lower=s.lower[:, 0],
+                upper=s.upper[:, 0],
+                anomalous=s.is_anomaly & (np.arange(len(s.frame)) >= s.n_context),
+            )
+        )
+    return plot_series(panels, path, f"anomwatch: {monitor.name}")
+
+
+def run_markdown(
+    monitor: MonitorConfig,
+    run_id: int,
+    stats: RunStats,
+    scored: ScoredTick,
+    new_ids: list[int],
+    notes: list[str],
+) -> str:
+    lines = [
+        f"# anomwatch run {run_id}: {monitor.name}",
+        "",
+        f"series: {stats.series}, rows read: {stats.rows_read}, points scored: "
+        f"{stats.points_scored}, new anomalies: {len(new_ids)}, models trained: "
+        f"{stats.models_trained}, cold start: {stats.cold_start}",
+        "",
+    ]
+    if scored.records:
+        lines += [
+            "| series | time (UTC) | value | expected | score | severity |",
+            "|---|---|---|---|---|---|",
+        ]
+        for r in sorted(scored.records, key=lambda r: (-r.score, r.ts))[:50]:
+            expected = "n/a" if r.expected is None else f"{r.expected:.4g}"
+            lines.append(
+                f"| {r.series} | {r.ts:%Y-%m-%d %H:%M:%S} | {r.value:.4g} | {expected} | "
+                f"{r.score:.3f} | {r.severity} |"
+            )
+        if len(scored.records) > 50:
+            lines.append(f"\n... and {len(scored.records) - 50} more")
+    else:
+        lines.append("No anomalies in this run.")
+    if notes:
+        lines += ["", "## Notes", *[f"- {n}" for n in notes]]
+    lines += [
+        "",
+        f"History: `anomwatch anomalies --monitor {monitor.name} --since 24h`",
+    ]
+    return "\n".join(lines)
+
+
+plot_task = pipeline_task("plot")(plot_tick)

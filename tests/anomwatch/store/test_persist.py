@@ -1,0 +1,99 @@
+"""Anomalies and watermarks: atomic, idempotent, forward-only."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+
+from anomwatch.errors import MonitorLockedError
+from anomwatch.store.anomalies import (
+    AnomalyRecord,
+    get_watermarks,
+    persist_tick,
+    query_anomalies,
+)
+from anomwatch.store.locks import monitor_lock
+
+T0 = datetime(2026, 11, 20, 12, 0, 0, 123456)
+
+
+def record(series: str, minutes: int, score: float = 0.99, severity: str = "warning"):
+    return AnomalyRecord(
+        monitor="m1",
+        series=series,
+        ts=T0 + timedelta(minutes=minutes),
+        value=42.5,
+        expected=10.0,
+        lower=5.0,
+        upper=15.0,
+        score=score,
+        components='{"iforest": 0.99}',
+        feature_values='{"value": 42.5}',
+        severity=severity,
+        model_id=None,
+    )
+
+
+def test_rerun_of_the_same_tick_stores_nothing_twice(store) -> None:
+    records = [record("a", 0), record("a", 5), record("b", 5)]
+    marks = {"a": T0 + timedelta(minutes=5), "b": T0 + timedelta(minutes=5)}
+    first = persist_tick(store, "m1", None, records, marks)
+    second = persist_tick(store, "m1", None, records, marks)
+    assert len(first) == 3
+    assert second == []
+    stored = list(query_anomalies(store, monitor="m1"))
+    assert len(stored) == 3
+    # microseconds survive on every backend (MariaDB needs DATETIME(6))
+    assert {r["ts"] for r in stored} == {r.ts for r in records}
+    assert get_watermarks(store, "m1") == marks
+
+
+def test_watermarks_never_move_back(store) -> None:
+    persist_tick(store, "m1", None, [], {"a": T0})
+    persist_tick(store, "m1", None, [], {"a": T0 - timedelta(hours=1)})
+    assert get_watermarks(store, "m1") == {"a": T0}
+
+
+def test_query_filters(store) -> None:
+    persist_tick(
+        store,
+        "m1",
+        None,
+        [
+            record("host=web-1", 0, 0.95),
+            record("host=web-2", 10, 0.9995, "critical"),
+            record("host=db-1", 20, 0.97),
+        ],
+        {},
+    )
+
+    def series_of(**kw):
+        return sorted(r["series"] for r in query_anomalies(store, monitor="m1", **kw))
+
+    assert series_of(series="host=web-*") == ["host=web-1", "host=web-2"]
+    assert series_of(min_severity="critical") == ["host=web-2"]
+    assert series_of(min_score=0.96) == ["host=db-1", "host=web-2"]
+    assert series_of(since=T0 + timedelta(minutes=5)) == ["host=db-1", "host=web-2"]
+    assert series_of(until=T0 + timedelta(minutes=5)) == ["host=web-1"]
+    newest = [r["series"] for r in query_anomalies(store, monitor="m1", limit=2)]
+    assert newest == ["host=db-1", "host=web-2"]
+
+
+def test_second_holder_of_a_monitor_lock_is_refused(store) -> None:
+    with (
+        monitor_lock(store, "m1", timedelta(minutes=5)),
+        pytest.raises(MonitorLockedError, match="already running"),
+        monitor_lock(store, "m1", timedelta(minutes=5)),
+    ):
+        pass
+    with monitor_lock(store, "m1", timedelta(minutes=5)):  # released: free again
+        pass
+
+
+def test_expired_lock_is_taken_over(store) -> None:
+    from anomwatch.store.locks import acquire
+
+    acquire(store, "m1", "crashed-run", timedelta(seconds=-1))
+    with monitor_lock(store, "m1", timedelta(minutes=5)) as holder:
+        assert holder != "crashed-run"
