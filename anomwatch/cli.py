@@ -29,6 +29,8 @@ monitors_app = typer.Typer(help="Inspect monitors.yaml.", no_args_is_help=True)
 app.add_typer(monitors_app, name="monitors")
 anomalies_app = typer.Typer(help="Query stored anomalies.", invoke_without_command=True)
 app.add_typer(anomalies_app, name="anomalies")
+notify_app = typer.Typer(help="Notification targets.", no_args_is_help=True)
+app.add_typer(notify_app, name="notify")
 
 
 class Format(StrEnum):
@@ -131,20 +133,10 @@ def serve(monitors: MonitorsOpt = None) -> None:
     from prefect import serve as prefect_serve
 
     from anomwatch.config import load_monitors
-    from flows.monitor import monitor_tick
+    from flows.deployments import monitor_deployments
 
     settings = _settings(monitors)
-    parsed = load_monitors(settings.monitors_file)
-    deployments = [
-        monitor_tick.to_deployment(
-            name=m.name,
-            cron=m.schedule,
-            parameters={"monitor": m.name, "monitors_file": str(settings.monitors_file.resolve())},
-            concurrency_limit=1,
-            tags=["anomwatch"],
-        )
-        for m in parsed.monitors
-    ]
+    deployments = monitor_deployments(load_monitors(settings.monitors_file), settings.monitors_file)
     typer.echo(f"serving {len(deployments)} monitor(s); Ctrl-C to stop")
     prefect_serve(*deployments, pause_on_shutdown=False)
 
@@ -220,6 +212,61 @@ def list_anomalies(
         typer.echo(f"{count} anomal{'y' if count == 1 else 'ies'}", err=True)
 
 
+@notify_app.command("test")
+def notify_test(monitor: str, monitors: MonitorsOpt = None) -> None:
+    """Send a sample digest to MONITOR's targets and report each target's outcome."""
+    from anomwatch.config import load_monitors
+    from anomwatch.notify.sample import send_sample_digest
+
+    settings = _settings(monitors)
+    config = load_monitors(settings.monitors_file).get(monitor)
+    if not config.notify.targets:
+        fail(f"monitor {monitor!r} has no notify.targets")
+    failures = 0
+    for label, outcome in send_sample_digest(config, settings.notify_timeout_seconds):
+        if outcome.ok:
+            typer.echo(f"ok      {label}")
+        else:
+            failures += 1
+            typer.echo(f"FAILED  {label}: {outcome.error}")
+    if failures:
+        raise typer.Exit(1)
+
+
+@app.command()
+def snooze(
+    monitor: str,
+    duration: Annotated[str, typer.Option("--for", help="how long, e.g. 2h")],
+    series: Annotated[str | None, typer.Option(help="only this series")] = None,
+) -> None:
+    """Stop notifications of MONITOR (or one series) for a while; anomalies are still stored."""
+    import getpass
+
+    from anomwatch.durations import parse_duration
+    from anomwatch.store.outbox import add_snooze
+
+    try:
+        length = parse_duration(duration)
+    except ValueError as exc:
+        fail(f"--for: {exc}")
+    until = utcnow() + length
+    add_snooze(_store(_settings()), monitor, series, until, getpass.getuser())
+    what = f"series {series!r} of {monitor}" if series else f"monitor {monitor}"
+    typer.echo(f"{what} snoozed until {until:%Y-%m-%d %H:%M} UTC")
+
+
+@app.command()
+def unsnooze(
+    monitor: str,
+    series: Annotated[str | None, typer.Option(help="only this series")] = None,
+) -> None:
+    """End the active snoozes of MONITOR (or of one series)."""
+    from anomwatch.store.outbox import remove_snoozes
+
+    count = remove_snoozes(_store(_settings()), monitor, series)
+    typer.echo(f"{count} snooze(s) ended")
+
+
 @app.command()
 def demo(
     ticks: Annotated[int, typer.Option(help="how many 20-minute ticks to simulate")] = 6,
@@ -240,6 +287,3 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
-
-
-__all__ = ["app", "main", "utcnow"]

@@ -111,8 +111,22 @@ class NotifyConfig(_Strict):
         default_factory=list, description="apprise URLs; ${ENV_VAR} parts are filled at send time"
     )
     min_severity: Literal["warning", "critical"] = "warning"
-    max_items: int = Field(10, gt=0, description="anomalies listed in full in one digest")
-    attach_plot: bool = True
+    max_items: int = Field(10, gt=0, description="events listed in full in one digest")
+    max_messages_per_hour: int = Field(
+        6, gt=0, description="digests per hour; later anomalies wait for the next digest"
+    )
+    event_gap: timedelta = Field(
+        timedelta(minutes=15), description="anomalous points closer than this form one event"
+    )
+    repeat_window: timedelta = Field(
+        timedelta(hours=1),
+        description="an anomaly this close after a notified one of the same series is a repeat",
+    )
+
+    @field_validator("event_gap", "repeat_window", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> timedelta:
+        return parse_duration(value)
 
     @field_validator("targets")
     @classmethod

@@ -13,11 +13,17 @@ from prefect.runtime import flow_run
 
 from anomwatch.config import MonitorConfig, load_monitors
 from anomwatch.durations import to_naive_utc, utcnow
-from anomwatch.errors import AnomwatchError, MonitorLockedError
+from anomwatch.errors import AnomwatchError, ConfigError, MonitorLockedError
 from anomwatch.settings import Settings
 from anomwatch.store.db import Store
 from anomwatch.store.locks import monitor_lock
-from anomwatch.store.runs import RunStats, finish_run, register_monitor, start_run
+from anomwatch.store.runs import (
+    RunStats,
+    finish_run,
+    record_failed_run,
+    register_monitor,
+    start_run,
+)
 from tasks.extract import extract_task
 from tasks.fit import fit_task
 from tasks.notify import notify_task
@@ -156,10 +162,14 @@ def monitor_tick(
     """Scheduled entry point: one tick of one monitor from monitors.yaml."""
     settings = Settings()
     path = Path(monitors_file) if monitors_file else settings.monitors_file
-    config = load_monitors(path).get(monitor)
     store = Store(settings.resolved_store_url)
     try:
         store.require_migrated()
+        try:
+            config = load_monitors(path).get(monitor)
+        except ConfigError as exc:
+            record_failed_run(store, monitor, _flow_run_id(), str(exc))
+            raise
         return run_tick(settings, store, config, until)
     finally:
         store.dispose()

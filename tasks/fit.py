@@ -18,6 +18,7 @@ import pandas as pd
 
 from anomwatch.config import MonitorConfig
 from anomwatch.durations import utcnow
+from anomwatch.errors import SourceError
 from anomwatch.source import SERIES_COLUMN, TS_COLUMN, SourceReader
 from anomwatch.store.db import Store
 from anomwatch.store.models_registry import (
@@ -135,6 +136,12 @@ def fit_or_reuse(
     with SourceReader(monitor) as reader:
         history = reader.read_range(since, tick.until).frame
     if "*" in plan:
+        if history.empty:
+            raise SourceError(
+                f"monitor {monitor.name!r}: the source has no rows between {since:%Y-%m-%d %H:%M} "
+                f"and {tick.until:%Y-%m-%d %H:%M} UTC to train on; check the table or query, "
+                "the timestamp column and source.timezone"
+            )
         plan = {s: "no model yet" for s in sorted(history[SERIES_COLUMN].unique())}
     for series, reason in plan.items():
         anchor = tick.watermarks.get(series, tick.until)

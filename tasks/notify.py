@@ -22,6 +22,7 @@ from anomwatch.notify.targets import masked, resolve, target_id
 from anomwatch.settings import Settings
 from anomwatch.store.db import Store
 from anomwatch.store.outbox import (
+    NoisePolicy,
     PendingNotification,
     Target,
     create_digest,
@@ -77,13 +78,13 @@ def notify_monitor(
 ) -> NotifyReport:
     targets = configured_targets(monitor)
     report = NotifyReport()
+    policy = NoisePolicy(
+        min_severity=monitor.notify.min_severity,
+        repeat_window=monitor.notify.repeat_window,
+        max_per_hour=monitor.notify.max_messages_per_hour,
+    )
     report.digest_id = create_digest(
-        store,
-        monitor.name,
-        run_id,
-        targets,
-        monitor.notify.min_severity,
-        str(plot_path) if plot_path else None,
+        store, monitor.name, run_id, targets, policy, str(plot_path) if plot_path else None
     )
     due = due_notifications(store, monitor.name, utcnow())
     if not due:
@@ -99,6 +100,7 @@ def notify_monitor(
                 monitor.notify.max_items,
                 history_command(monitor.name),
                 run_url,
+                monitor.notify.event_gap,
             )
     with ThreadPoolExecutor(max_workers=min(8, len(due))) as pool:
         futures = [

@@ -1,4 +1,8 @@
-"""One readable message per monitor and run: plain text for chat, HTML for email."""
+"""One readable message per monitor and run: plain text for chat, HTML for email.
+
+Consecutive anomalous points of a series (closer than `event_gap`) are one event,
+shown on one line with its peak, so a 30-minute incident is one line, not 30.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ import html
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 SLACK_TEXT_LIMIT = 35_000
@@ -17,6 +22,48 @@ class Digest:
     text: str
     html: str
     count: int
+
+
+@dataclass(frozen=True)
+class Event:
+    series: str
+    start: datetime
+    end: datetime
+    points: int
+    peak: dict[str, Any]  # the row with the highest score
+    severity: str
+
+
+def group_events(rows: Sequence[dict[str, Any]], gap: timedelta) -> list[Event]:
+    events: list[Event] = []
+    current: list[dict[str, Any]] = []
+
+    def close() -> None:
+        if current:
+            peak = max(current, key=lambda r: r["score"])
+            severity = (
+                "critical" if any(r["severity"] == "critical" for r in current) else ("warning")
+            )
+            events.append(
+                Event(
+                    current[0]["series"],
+                    current[0]["ts"],
+                    current[-1]["ts"],
+                    len(current),
+                    peak,
+                    severity,
+                )
+            )
+
+    for row in sorted(rows, key=lambda r: (r["series"], r["ts"])):
+        if current and (
+            row["series"] != current[-1]["series"] or row["ts"] - current[-1]["ts"] > gap
+        ):
+            close()
+            current = []
+        current.append(row)
+    close()
+    return events
 
 
 def _components(row: dict[str, Any]) -> str:
@@ -35,15 +82,23 @@ def _band(row: dict[str, Any]) -> str:
     return f"{row['expected']:.4g}{band}"
 
 
+def _when(event: Event) -> str:
+    if event.points == 1:
+        return f"{event.start:%Y-%m-%d %H:%M:%S}"
+    return f"{event.start:%Y-%m-%d %H:%M:%S} to {event.end:%H:%M:%S} ({event.points} points)"
+
+
 def render_digest(
     monitor: str,
     rows: Sequence[dict[str, Any]],
     max_items: int,
     history_command: str,
     run_url: str | None = None,
+    event_gap: timedelta = timedelta(minutes=15),
 ) -> Digest:
-    """Top anomalies by score, then a line for the rest and where to see them."""
+    """Top events by peak score, then a line for the rest and where to see them."""
     count = len(rows)
+    events = group_events(rows, event_gap)
     critical = sum(1 for r in rows if r["severity"] == "critical")
     n_series = len({r["series"] for r in rows})
     first = min(r["ts"] for r in rows)
@@ -52,18 +107,19 @@ def render_digest(
     title = f"[anomwatch] {monitor}: {count} {noun}" + (
         f" ({critical} critical)" if critical else ""
     )
-    top = sorted(rows, key=lambda r: (-r["score"], r["ts"]))[:max_items]
+    top = sorted(events, key=lambda e: (-e.peak["score"], e.start))[:max_items]
     span = f"{first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M} UTC"
-    lines = [f"Monitor {monitor}: {count} {noun} in {n_series} series, {span}", ""]
-    for r in top:
+    summary = f"{count} {noun} in {len(events)} event(s) on {n_series} series, {span}"
+    lines = [f"Monitor {monitor}: {summary}", ""]
+    for e in top:
+        p = e.peak
         lines.append(
-            f"{r['severity'].upper():8} {r['series']}  {r['ts']:%Y-%m-%d %H:%M:%S}  "
-            f"value {r['value']:.4g}  expected {_band(r)}  score {r['score']:.3f}  "
-            f"({_components(r)})"
+            f"{e.severity.upper():8} {e.series}  {_when(e)}  value {p['value']:.4g}  "
+            f"expected {_band(p)}  score {p['score']:.3f}  ({_components(p)})"
         )
-    rest = count - len(top)
+    rest = len(events) - len(top)
     if rest > 0:
-        lines.append(f"... and {rest} more.")
+        lines.append(f"... and {rest} more event(s).")
     lines += ["", f"See all: {history_command}"]
     if run_url:
         lines.append(f"Flow run: {run_url}")
@@ -76,29 +132,28 @@ def render_digest(
         + "".join(
             f"<td>{html.escape(str(v))}</td>"
             for v in (
-                r["severity"],
-                r["series"],
-                f"{r['ts']:%Y-%m-%d %H:%M:%S}",
-                f"{r['value']:.4g}",
-                _band(r),
-                f"{r['score']:.3f}",
-                _components(r),
+                e.severity,
+                e.series,
+                _when(e),
+                f"{e.peak['value']:.4g}",
+                _band(e.peak),
+                f"{e.peak['score']:.3f}",
+                _components(e.peak),
             )
         )
         + "</tr>"
-        for r in top
+        for e in top
     )
-    more = f"<p>... and {rest} more.</p>" if rest > 0 else ""
+    more = f"<p>... and {rest} more event(s).</p>" if rest > 0 else ""
     link = (
         f'<p>Flow run: <a href="{html.escape(run_url)}">{html.escape(run_url)}</a></p>'
-        if (run_url)
+        if run_url
         else ""
     )
     body_html = (
-        f"<html><body><h2>{html.escape(title)}</h2>"
-        f"<p>{count} {noun} in {n_series} series, {html.escape(span)}</p>"
+        f"<html><body><h2>{html.escape(title)}</h2><p>{html.escape(summary)}</p>"
         "<table border='1' cellpadding='4' cellspacing='0'>"
-        "<tr><th>severity</th><th>series</th><th>time (UTC)</th><th>value</th>"
+        "<tr><th>severity</th><th>series</th><th>time (UTC)</th><th>peak value</th>"
         "<th>expected [band]</th><th>score</th><th>components</th></tr>"
         f"{cells}</table>{more}"
         f"<p>See all: <code>{html.escape(history_command)}</code></p>{link}"

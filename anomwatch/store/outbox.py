@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Connection, func, insert, select, update
 
 from anomwatch.durations import utcnow
 from anomwatch.store.anomalies import SEVERITY_RANK
 from anomwatch.store.db import Store
-from anomwatch.store.schema import anomalies, digests, notifications
+from anomwatch.store.schema import anomalies, digests, notifications, snoozes
 
 
 @dataclass(frozen=True)
@@ -38,28 +38,99 @@ class PendingNotification:
     plot_path: str | None
 
 
+@dataclass(frozen=True)
+class NoisePolicy:
+    """What keeps a channel worth reading: repeats, snoozes and an hourly cap."""
+
+    min_severity: str = "warning"
+    repeat_window: timedelta = timedelta(hours=1)
+    max_per_hour: int = 6
+
+
+def _suppress(conn: Connection, ids: list[int], reason: str) -> None:
+    if ids:
+        conn.execute(update(anomalies).where(anomalies.c.id.in_(ids)).values(suppressed=reason))
+
+
+def _classify(
+    conn: Connection, monitor: str, candidates: list[Any], policy: NoisePolicy, now: datetime
+) -> tuple[list[int], list[int], list[int]]:
+    """Split candidates into (to notify, snoozed, repeats)."""
+    active = (
+        conn.execute(
+            select(snoozes.c.series).where(snoozes.c.monitor == monitor, snoozes.c.until > now)
+        )
+        .scalars()
+        .all()
+    )
+    whole_monitor = any(s is None for s in active)
+    snoozed_series = {s for s in active if s is not None}
+    last_claimed = dict(
+        conn.execute(
+            select(anomalies.c.series, func.max(anomalies.c.ts))
+            .where(anomalies.c.monitor == monitor, anomalies.c.digest_id.is_not(None))
+            .group_by(anomalies.c.series)
+        ).all()
+    )
+    keep: list[int] = []
+    snoozed: list[int] = []
+    repeats: list[int] = []
+    for row in candidates:
+        if whole_monitor or row.series in snoozed_series:
+            snoozed.append(row.id)
+            continue
+        previous = last_claimed.get(row.series)
+        if previous is not None and previous < row.ts <= previous + policy.repeat_window:
+            repeats.append(row.id)
+            last_claimed[row.series] = row.ts  # a long incident stays one event
+            continue
+        keep.append(row.id)
+    return keep, snoozed, repeats
+
+
 def create_digest(
     store: Store,
     monitor: str,
     run_id: int | None,
     targets: Sequence[Target],
-    min_severity: str,
+    policy: NoisePolicy,
     plot_path: str | None = None,
 ) -> int | None:
-    """Claim every not-yet-claimed anomaly of the monitor into a new digest."""
+    """Claim the monitor's new anomalies into one digest, after noise control.
+
+    Snoozed series and repeats of an already notified event are stored but marked
+    `suppressed`. When the hourly cap is reached no digest is made: the anomalies
+    wait, unclaimed, and the next digest lists them (as "N more"), never silence.
+    """
     if not targets:
         return None
-    allowed = [s for s, rank in SEVERITY_RANK.items() if rank >= SEVERITY_RANK[min_severity]]
+    allowed = [s for s, rank in SEVERITY_RANK.items() if rank >= SEVERITY_RANK[policy.min_severity]]
     now = utcnow()
     with store.begin() as conn:
-        unclaimed = (
-            anomalies.c.monitor == monitor,
-            anomalies.c.digest_id.is_(None),
-            anomalies.c.status == "open",
-            anomalies.c.severity.in_(allowed),
-        )
-        count = conn.execute(select(func.count()).where(*unclaimed)).scalar_one()
-        if not count:
+        candidates = conn.execute(
+            select(anomalies.c.id, anomalies.c.series, anomalies.c.ts)
+            .where(
+                anomalies.c.monitor == monitor,
+                anomalies.c.digest_id.is_(None),
+                anomalies.c.suppressed.is_(None),
+                anomalies.c.status == "open",
+                anomalies.c.severity.in_(allowed),
+            )
+            .order_by(anomalies.c.series, anomalies.c.ts)
+        ).all()
+        if not candidates:
+            return None
+        keep, snoozed, repeats = _classify(conn, monitor, candidates, policy, now)
+        _suppress(conn, snoozed, "snoozed")
+        _suppress(conn, repeats, "repeat")
+        if not keep:
+            return None
+        recent = conn.execute(
+            select(func.count())
+            .select_from(digests)
+            .where(digests.c.monitor == monitor, digests.c.created_at > now - timedelta(hours=1))
+        ).scalar_one()
+        if recent >= policy.max_per_hour:
             return None
         digest_id = int(
             conn.execute(
@@ -67,12 +138,17 @@ def create_digest(
                     monitor=monitor,
                     run_id=run_id,
                     created_at=now,
-                    n_anomalies=count,
+                    n_anomalies=len(keep),
                     plot_path=plot_path,
                 )
             ).inserted_primary_key[0]
         )
-        conn.execute(update(anomalies).where(*unclaimed).values(digest_id=digest_id))
+        for chunk in range(0, len(keep), 500):
+            conn.execute(
+                update(anomalies)
+                .where(anomalies.c.id.in_(keep[chunk : chunk + 500]))
+                .values(digest_id=digest_id)
+            )
         conn.execute(
             insert(notifications),
             [
@@ -90,6 +166,32 @@ def create_digest(
             ],
         )
         return digest_id
+
+
+def add_snooze(
+    store: Store, monitor: str, series: str | None, until: datetime, created_by: str
+) -> None:
+    with store.begin() as conn:
+        conn.execute(
+            insert(snoozes).values(
+                monitor=monitor,
+                series=series,
+                until=until,
+                created_by=created_by,
+                created_at=utcnow(),
+            )
+        )
+
+
+def remove_snoozes(store: Store, monitor: str, series: str | None) -> int:
+    """End active snoozes of the monitor (or of one series); returns how many."""
+    now = utcnow()
+    with store.begin() as conn:
+        condition = [snoozes.c.monitor == monitor, snoozes.c.until > now]
+        if series is not None:
+            condition.append(snoozes.c.series == series)
+        result = conn.execute(update(snoozes).where(*condition).values(until=now))
+        return int(result.rowcount or 0)
 
 
 def due_notifications(store: Store, monitor: str, now: datetime) -> list[PendingNotification]:

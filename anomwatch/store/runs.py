@@ -91,3 +91,10 @@ def register_monitor(store: Store, name: str, config_hash: str) -> None:
 def known_monitors(store: Store) -> list[str]:
     with store.begin() as conn:
         return sorted(conn.execute(select(monitors.c.name)).scalars())
+
+
+def record_failed_run(store: Store, monitor: str, flow_run_id: str | None, error: str) -> int:
+    """A run that failed before it could start (bad config, unknown monitor)."""
+    run_id = start_run(store, monitor[:100], flow_run_id)
+    finish_run(store, run_id, "failed", RunStats(), error)
+    return run_id

@@ -122,6 +122,7 @@ anomalies = Table(
     Column("labelled_by", String(100)),
     Column("labelled_at", Timestamp),
     Column("digest_id", BigId),
+    Column("suppressed", String(32)),
     Column("notified_at", Timestamp),
     Column("created_at", Timestamp, nullable=False),
     UniqueConstraint("monitor", "series", "ts"),
@@ -156,6 +157,18 @@ notifications = Table(
     Column("sent_at", Timestamp),
     UniqueConstraint("digest_id", "target"),
     Index("ix_notifications_pending", "monitor", "status"),
+)
+
+snoozes = Table(
+    "snoozes",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("monitor", String(MONITOR_LEN), nullable=False),
+    Column("series", String(SERIES_LEN)),
+    Column("until", Timestamp, nullable=False),
+    Column("created_by", String(100), nullable=False),
+    Column("created_at", Timestamp, nullable=False),
+    Index("ix_snoozes_monitor_until", "monitor", "until"),
 )
 
 locks = Table(

@@ -74,6 +74,18 @@ def upgrade() -> None:
     with op.batch_alter_table('runs', schema=None) as batch_op:
         batch_op.create_index('ix_runs_monitor_started', ['monitor', 'started_at'], unique=False)
 
+    op.create_table('snoozes',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('monitor', sa.String(length=100), nullable=False),
+    sa.Column('series', sa.String(length=255), nullable=True),
+    sa.Column('until', sa.DateTime().with_variant(mysql.DATETIME(fsp=6), 'mariadb').with_variant(mysql.DATETIME(fsp=6), 'mysql'), nullable=False),
+    sa.Column('created_by', sa.String(length=100), nullable=False),
+    sa.Column('created_at', sa.DateTime().with_variant(mysql.DATETIME(fsp=6), 'mariadb').with_variant(mysql.DATETIME(fsp=6), 'mysql'), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_snoozes'))
+    )
+    with op.batch_alter_table('snoozes', schema=None) as batch_op:
+        batch_op.create_index('ix_snoozes_monitor_until', ['monitor', 'until'], unique=False)
+
     op.create_table('watermarks',
     sa.Column('monitor', sa.String(length=100), nullable=False),
     sa.Column('series', sa.String(length=255), nullable=False),
@@ -101,6 +113,7 @@ def upgrade() -> None:
     sa.Column('labelled_by', sa.String(length=100), nullable=True),
     sa.Column('labelled_at', sa.DateTime().with_variant(mysql.DATETIME(fsp=6), 'mariadb').with_variant(mysql.DATETIME(fsp=6), 'mysql'), nullable=True),
     sa.Column('digest_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('suppressed', sa.String(length=32), nullable=True),
     sa.Column('notified_at', sa.DateTime().with_variant(mysql.DATETIME(fsp=6), 'mariadb').with_variant(mysql.DATETIME(fsp=6), 'mysql'), nullable=True),
     sa.Column('created_at', sa.DateTime().with_variant(mysql.DATETIME(fsp=6), 'mariadb').with_variant(mysql.DATETIME(fsp=6), 'mysql'), nullable=False),
     sa.ForeignKeyConstraint(['model_id'], ['models.id'], name=op.f('fk_anomalies_model_id_models')),
@@ -155,6 +168,10 @@ def downgrade() -> None:
 
     op.drop_table('anomalies')
     op.drop_table('watermarks')
+    with op.batch_alter_table('snoozes', schema=None) as batch_op:
+        batch_op.drop_index('ix_snoozes_monitor_until')
+
+    op.drop_table('snoozes')
     with op.batch_alter_table('runs', schema=None) as batch_op:
         batch_op.drop_index('ix_runs_monitor_started')
 

@@ -1,0 +1,49 @@
+"""A sample digest for `anomwatch notify test`: proves each target works end to end."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import timedelta
+
+from anomwatch.config import MonitorConfig
+from anomwatch.durations import utcnow
+from anomwatch.errors import ConfigError
+from anomwatch.notify.digest import render_digest
+from anomwatch.notify.send import SendOutcome, send_digest
+from anomwatch.notify.targets import masked, resolve
+
+
+def sample_rows(monitor: MonitorConfig) -> list[dict[str, object]]:
+    now = utcnow().replace(microsecond=0)
+    return [
+        {
+            "series": "sample-series",
+            "ts": now - timedelta(minutes=5 * i),
+            "value": 97.0 - i,
+            "expected": 40.0,
+            "lower": 30.0,
+            "upper": 50.0,
+            "score": 0.9995 - i / 1000,
+            "severity": "critical" if i == 0 else "warning",
+            "components": json.dumps({c: 0.99 for c in monitor.detector.components}),
+        }
+        for i in range(3)
+    ]
+
+
+def send_sample_digest(monitor: MonitorConfig, timeout: float) -> Iterator[tuple[str, SendOutcome]]:
+    digest = render_digest(
+        f"{monitor.name} (test message)",
+        sample_rows(monitor),
+        monitor.notify.max_items,
+        f"anomwatch anomalies --monitor {monitor.name} --since 24h",
+    )
+    for raw in monitor.notify.targets:
+        label = masked(raw)
+        try:
+            url = resolve(raw, monitor.name)
+        except ConfigError as exc:
+            yield label, SendOutcome(False, str(exc))
+            continue
+        yield label, send_digest(url, digest, None, timeout)

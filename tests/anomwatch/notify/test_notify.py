@@ -1,0 +1,112 @@
+"""Digest rendering and delivery to real local peers (HTTP receiver, SMTP server)."""
+
+from __future__ import annotations
+
+import sys
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from notify_servers import SmtpServer  # noqa: E402
+
+from anomwatch.notify.digest import render_digest  # noqa: E402
+from anomwatch.notify.send import send_digest  # noqa: E402
+from anomwatch.notify.targets import check_target, masked, target_id  # noqa: E402
+from anomwatch.receiver import WebhookReceiver  # noqa: E402
+
+T0 = datetime(2026, 11, 20, 10, 0)
+
+
+def rows(n: int):
+    return [
+        {
+            "series": f"host=web-{i % 3}",
+            "ts": T0 + timedelta(minutes=5 * i),
+            "value": 90.0 + i,
+            "expected": 40.0,
+            "lower": 30.0,
+            "upper": 50.0,
+            "score": 0.99 + i / 10_000,
+            "severity": "critical" if i == n - 1 else "warning",
+            "components": '{"iforest": 0.99}',
+        }
+        for i in range(n)
+    ]
+
+
+def test_digest_groups_events_lists_top_ones_then_the_rest() -> None:
+    digest = render_digest("web", rows(5), max_items=2, history_command="anomwatch anomalies x")
+    assert digest.title == "[anomwatch] web: 5 anomalies (1 critical)"
+    lines = digest.text.splitlines()
+    assert lines[0] == (
+        "Monitor web: 5 anomalies in 3 event(s) on 3 series, "
+        "2026-11-20 10:00 to 2026-11-20 10:20 UTC"
+    )
+    assert lines[2].startswith(
+        "CRITICAL host=web-1  2026-11-20 10:05:00 to 10:20:00 (2 points)  value 94"
+    )
+    assert "expected 40 [30, 50]" in lines[2] and "(iforest 0.990)" in lines[2]
+    assert lines[3].startswith("WARNING  host=web-0  2026-11-20 10:00:00 to 10:15:00")
+    assert lines[4] == "... and 1 more event(s)."
+    assert digest.text.endswith("See all: anomwatch anomalies x")
+    assert "<table" in digest.html and "host=web-1" in digest.html
+
+
+def test_points_further_apart_than_the_gap_are_separate_events() -> None:
+    digest = render_digest("web", rows(5), 10, "x", event_gap=timedelta(minutes=5))
+    assert "in 5 event(s)" in digest.text
+
+
+def test_webhook_receives_the_text_digest() -> None:
+    digest = render_digest("web", rows(2), 10, "anomwatch anomalies --monitor web")
+    with WebhookReceiver() as hook:
+        outcome = send_digest(f"json://127.0.0.1:{hook.port}/hook", digest, None, timeout=5)
+        assert outcome.ok, outcome.error
+        payload = hook.received[0].json()
+    assert hook.received[0].path == "/hook"
+    assert payload["title"] == digest.title
+    assert payload["message"] == digest.text
+
+
+def test_email_has_html_and_the_png_plot(tmp_path: Path) -> None:
+    png = tmp_path / "plot.png"
+    png.write_bytes(b"\x89PNG\r\n\x1a\n" + b"0" * 64)
+    digest = render_digest("web", rows(2), 10, "anomwatch anomalies --monitor web")
+    with SmtpServer() as smtp:
+        outcome = send_digest(smtp.target(), digest, png, timeout=5)
+        assert outcome.ok, outcome.error
+    mail = smtp.messages[0]
+    assert mail["Subject"] == digest.title
+    assert mail["To"] == "oncall@example.com"
+    types = {p.get_content_type(): p for p in mail.walk()}
+    assert "host=web-1" in types["text/html"].get_payload(decode=True).decode()
+    assert types["image/png"].get_payload(decode=True) == png.read_bytes()
+
+
+def test_failures_are_reported_not_raised_and_hanging_peer_is_bounded() -> None:
+    digest = render_digest("web", rows(1), 10, "x")
+    with WebhookReceiver(status=500) as hook:
+        outcome = send_digest(f"json://127.0.0.1:{hook.port}/h", digest, None, timeout=5)
+    assert not outcome.ok and outcome.error
+    with WebhookReceiver(delay=30) as hook:
+        started = time.monotonic()
+        outcome = send_digest(f"json://127.0.0.1:{hook.port}/h?rto=2&cto=2", digest, None, 2)
+        assert time.monotonic() - started < 15
+    assert not outcome.ok
+
+
+def test_targets_are_checked_and_masked() -> None:
+    check_target("json://127.0.0.1:9/x")
+    check_target("mailtos://${SMTP_USER}:${SMTP_PASS}@smtp.example.com")
+    with pytest.raises(ValueError, match="unknown apprise scheme 'slak'"):
+        check_target("slak://a/b/c")
+    with pytest.raises(ValueError, match="apprise URL"):
+        check_target("not a url")
+    secret = "json://user:hunter2secret@127.0.0.1:9/x"
+    assert "hunter2secret" not in masked(secret)
+    assert "hunter2secret" not in target_id(secret)
+    assert masked("slack://${SLACK_TOKEN}") == "slack://(from environment)"

@@ -1,0 +1,124 @@
+"""monitors.yaml validation: every error names the monitor, the field and the fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from anomwatch.config import load_monitors, parse_monitors
+from anomwatch.errors import ConfigError, UnknownMonitorError
+
+
+def monitor(**overrides):
+    base = {
+        "name": "web-cpu",
+        "source": {
+            "url": "sqlite:///metrics.db",
+            "table": "metrics",
+            "timestamp": "ts",
+            "series": ["host"],
+            "values": ["value"],
+        },
+    }
+    base.update(overrides)
+    return base
+
+
+def errors_of(raw) -> str:
+    with pytest.raises(ConfigError) as info:
+        parse_monitors(raw)
+    return str(info.value)
+
+
+def test_valid_file_with_defaults() -> None:
+    parsed = parse_monitors({"monitors": [monitor()]})
+    m = parsed.get("web-cpu")
+    assert m.schedule == "*/5 * * * *"
+    assert m.detector.components
+    assert m.retrain.every.total_seconds() == 86400
+
+
+def test_bad_cron_names_monitor_and_field() -> None:
+    message = errors_of({"monitors": [monitor(schedule="every five minutes")]})
+    assert "monitor 'web-cpu': schedule:" in message
+    assert "invalid cron expression 'every five minutes'" in message
+
+
+def test_unknown_key_is_rejected_with_its_path() -> None:
+    bad = monitor()
+    bad["source"]["tabel"] = "x"
+    message = errors_of({"monitors": [bad]})
+    assert "monitor 'web-cpu': source.tabel: unknown key" in message
+
+
+def test_wrong_type_and_missing_field() -> None:
+    bad = monitor(retrain={"every": "soon"})
+    del bad["source"]["values"]
+    message = errors_of({"monitors": [bad]})
+    assert "source.values: Field required" in message
+    assert "retrain.every" in message and "invalid duration 'soon'" in message
+
+
+def test_table_xor_query_and_query_binds() -> None:
+    both = monitor()
+    both["source"]["query"] = "SELECT * FROM t WHERE ts > :since AND ts <= :until"
+    assert "exactly one of 'table' or 'query'" in errors_of({"monitors": [both]})
+    no_bind = monitor()
+    del no_bind["source"]["table"]
+    no_bind["source"]["query"] = "SELECT * FROM t WHERE ts > :since"
+    assert "bind parameter :until" in errors_of({"monitors": [no_bind]})
+
+
+def test_bad_apprise_target_is_a_config_error_naming_the_monitor() -> None:
+    message = errors_of({"monitors": [monitor(notify={"targets": ["nosuchscheme://x"]})]})
+    assert "monitor 'web-cpu': notify.targets" in message
+    assert "unknown apprise scheme 'nosuchscheme'" in message
+
+
+def test_duplicate_names_and_bad_name() -> None:
+    assert "used twice" in errors_of({"monitors": [monitor(), monitor()]})
+    assert "name" in errors_of({"monitors": [monitor(name="Web CPU!")]})
+
+
+def test_unknown_monitor_lists_known_ones() -> None:
+    parsed = parse_monitors({"monitors": [monitor()]})
+    with pytest.raises(UnknownMonitorError, match="unknown monitor 'nope'.*web-cpu"):
+        parsed.get("nope")
+
+
+def test_url_env_and_env_references(monkeypatch: pytest.MonkeyPatch) -> None:
+    m = monitor()
+    del m["source"]["url"]
+    m["source"]["url_env"] = "AW_TEST_SOURCE_URL"
+    parsed = parse_monitors({"monitors": [m]}).get("web-cpu")
+    with pytest.raises(ConfigError, match="AW_TEST_SOURCE_URL, which is not set"):
+        parsed.source.resolved_url("web-cpu")
+    monkeypatch.setenv("AW_TEST_SOURCE_URL", "sqlite:///x.db")
+    assert parsed.source.resolved_url("web-cpu") == "sqlite:///x.db"
+
+
+def test_config_hash_tracks_detector_settings() -> None:
+    a = parse_monitors({"monitors": [monitor()]}).get("web-cpu")
+    b = parse_monitors({"monitors": [monitor(schedule="0 * * * *")]}).get("web-cpu")
+    c = parse_monitors({"monitors": [monitor(detector={"contamination": 0.05})]}).get("web-cpu")
+    assert a.config_hash() == b.config_hash()
+    assert a.config_hash() != c.config_hash()
+
+
+def test_load_monitors_file_errors(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not found"):
+        load_monitors(tmp_path / "missing.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("monitors: [\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_monitors(bad)
+    good = tmp_path / "monitors.yaml"
+    good.write_text(yaml.safe_dump({"monitors": [monitor()]}))
+    assert [m.name for m in load_monitors(good).monitors] == ["web-cpu"]
+
+
+def test_example_monitors_file_in_repo_is_valid() -> None:
+    parsed = load_monitors(Path(__file__).resolve().parents[2] / "monitors.yaml")
+    assert parsed.monitors
