@@ -73,6 +73,7 @@ def reset_monitor_state(store: Store, name: str) -> None:
 
 def run_demo(settings: Settings, ticks: int) -> None:
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     from flows.monitor import monitor_tick
 
     demo_dir = settings.home / "demo"

@@ -23,6 +23,7 @@ from sqlalchemy import (
     MetaData,
     Table,
     and_,
+    bindparam,
     column,
     event,
     func,
@@ -32,6 +33,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import NoSuchTableError, OperationalError, SQLAlchemyError
+from sqlalchemy.sql.sqltypes import NullType
 
 from anomwatch.config import MonitorConfig
 from anomwatch.errors import SourceError, SourceUnavailableError
@@ -179,9 +181,12 @@ class SourceReader:
     def _query_clause(self) -> FromClause:
         assert self.config.query is not None
         columns = [column(c) for c in self._wanted_columns()]
-        clause = text(self.config.query).columns(*columns).subquery("anomwatch_src")
-        # Check that the query runs and returns the configured columns.
-        probe = text(self.config.query)
+        # Typed binds: SQLite compares times as text, so they must be rendered the way
+        # SQLAlchemy stores them, not by the driver's default adapter.
+        probe = text(self.config.query).bindparams(
+            bindparam("since", type_=DateTime()), bindparam("until", type_=DateTime())
+        )
+        clause = probe.columns(*columns).subquery("anomwatch_src")
         early = datetime(1970, 1, 2)
         with self.engine.connect() as conn:
             result = conn.execute(probe, {"since": early, "until": early})
@@ -366,6 +371,9 @@ def _series_keys(raw: pd.DataFrame, columns: list[str]) -> pd.Series:
 
 
 def _python_type(col: Column[Any]) -> type | None:
+    """The column's Python type, or None when the database does not say (checked per row)."""
+    if isinstance(col.type, NullType):
+        return None
     try:
         return col.type.python_type
     except NotImplementedError:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from prefect.schedules import Cron
+
 from anomwatch.config import MonitorsFile
 from flows.monitor import monitor_tick
 
@@ -14,8 +16,7 @@ def monitor_deployments(parsed: MonitorsFile, monitors_file: Path) -> list[Any]:
     return [
         monitor_tick.to_deployment(
             name=m.name,
-            cron=m.schedule,
-            timezone=m.timezone,
+            schedule=Cron(m.schedule, timezone=m.timezone),
             parameters={"monitor": m.name, "monitors_file": str(monitors_file.resolve())},
             concurrency_limit=1,
             tags=["anomwatch"],

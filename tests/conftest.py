@@ -21,6 +21,9 @@ PG_ADMIN = os.environ.get("ANOMWATCH_TEST_PG", "postgresql+psycopg://root@127.0.
 MY_ADMIN = os.environ.get("ANOMWATCH_TEST_MARIADB", "mysql+pymysql://root@127.0.0.1:3306/test")
 BACKENDS = ["sqlite", "postgresql", "mariadb"]
 
+# No traffic leaves the machine: Prefect's temporary server would send telemetry.
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
 
 @cache
 def _unreachable(admin_url: str) -> str | None:

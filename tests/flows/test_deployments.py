@@ -40,5 +40,7 @@ def test_serve_builds_one_scheduled_deployment_per_monitor() -> None:
     assert [d.schedules[0].schedule.cron for d in deployments] == [
         m.schedule for m in parsed.monitors
     ]
-    assert all(d.parameters["monitor"] == m.name for d, m in zip(deployments, parsed.monitors, strict=True))
+    assert all(
+        d.parameters["monitor"] == m.name for d, m in zip(deployments, parsed.monitors, strict=True)
+    )
     assert all(d.concurrency_limit == 1 for d in deployments)
