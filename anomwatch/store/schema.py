@@ -159,6 +159,23 @@ notifications = Table(
     Index("ix_notifications_pending", "monitor", "status"),
 )
 
+backfills = Table(
+    "backfills",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("monitor", String(MONITOR_LEN), nullable=False),
+    Column("since", Timestamp, nullable=False),
+    Column("until", Timestamp, nullable=False),
+    Column("position", Timestamp),  # rows up to here are scored and stored
+    Column("status", String(16), nullable=False),
+    Column("rows_read", BigInteger, nullable=False, default=0),
+    Column("anomalies", BigInteger, nullable=False, default=0),
+    Column("started_at", Timestamp, nullable=False),
+    Column("updated_at", Timestamp, nullable=False),
+    Column("error", Text),
+    Index("ix_backfills_monitor", "monitor", "status"),
+)
+
 snoozes = Table(
     "snoozes",
     metadata,

@@ -19,6 +19,23 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    op.create_table('backfills',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('monitor', sa.String(length=100), nullable=False),
+    sa.Column('since', sa.DateTime().with_variant(mysql.DATETIME(fsp=6), 'mariadb').with_variant(mysql.DATETIME(fsp=6), 'mysql'), nullable=False),
+    sa.Column('until', sa.DateTime().with_variant(mysql.DATETIME(fsp=6), 'mariadb').with_variant(mysql.DATETIME(fsp=6), 'mysql'), nullable=False),
+    sa.Column('position', sa.DateTime().with_variant(mysql.DATETIME(fsp=6), 'mariadb').with_variant(mysql.DATETIME(fsp=6), 'mysql'), nullable=True),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('rows_read', sa.BigInteger(), nullable=False),
+    sa.Column('anomalies', sa.BigInteger(), nullable=False),
+    sa.Column('started_at', sa.DateTime().with_variant(mysql.DATETIME(fsp=6), 'mariadb').with_variant(mysql.DATETIME(fsp=6), 'mysql'), nullable=False),
+    sa.Column('updated_at', sa.DateTime().with_variant(mysql.DATETIME(fsp=6), 'mariadb').with_variant(mysql.DATETIME(fsp=6), 'mysql'), nullable=False),
+    sa.Column('error', sa.Text(), nullable=True),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_backfills'))
+    )
+    with op.batch_alter_table('backfills', schema=None) as batch_op:
+        batch_op.create_index('ix_backfills_monitor', ['monitor', 'status'], unique=False)
+
     op.create_table('locks',
     sa.Column('name', sa.String(length=100), nullable=False),
     sa.Column('holder', sa.String(length=100), nullable=False),
@@ -182,3 +199,7 @@ def downgrade() -> None:
 
     op.drop_table('models')
     op.drop_table('locks')
+    with op.batch_alter_table('backfills', schema=None) as batch_op:
+        batch_op.drop_index('ix_backfills_monitor')
+
+    op.drop_table('backfills')
