@@ -148,6 +148,7 @@ class MonitorConfig(_Strict):
     retrain: RetrainPolicy = Field(default_factory=RetrainPolicy)
     severity: SeverityPolicy = Field(default_factory=SeverityPolicy)
     notify: NotifyConfig = Field(default_factory=NotifyConfig)
+    batch_size: int = Field(200, gt=0, description="series per parallel fit/score task")
 
     @field_validator("schedule")
     @classmethod

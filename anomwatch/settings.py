@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -26,6 +27,13 @@ class Settings(BaseSettings):
     lock_timeout_seconds: float = Field(
         3600.0, description="a monitor lock older than this is considered abandoned"
     )
+    task_runner: Literal["threads", "dask"] = Field(
+        "threads", description="where batches run: a thread pool, or a Dask cluster"
+    )
+    dask_address: str | None = Field(
+        None, description="scheduler of an existing Dask cluster; unset: a LocalCluster"
+    )
+    max_workers: int = Field(2, ge=1, description="threads of the default task runner")
     notify_timeout_seconds: float = Field(20.0, description="per-target send timeout")
     notify_retry_base_seconds: float = Field(
         60.0, description="first retry delay of a failed send; doubles per attempt, max 1 h"

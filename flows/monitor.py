@@ -10,6 +10,7 @@ from typing import Any
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.runtime import flow_run
+from prefect.task_runners import ThreadPoolTaskRunner
 
 from anomwatch.config import MonitorConfig, load_monitors
 from anomwatch.durations import to_naive_utc, utcnow
@@ -24,12 +25,12 @@ from anomwatch.store.runs import (
     register_monitor,
     start_run,
 )
-from tasks.extract import extract_task
-from tasks.fit import fit_task
+from tasks.batch import BatchResult, batch_task, merge_results
+from tasks.extract import TickData, extract_task
 from tasks.notify import notify_task
 from tasks.persist import persist_task
 from tasks.report import plot_task, run_markdown
-from tasks.score import score_task
+from tasks.score import ScoredBatch
 
 
 def _logger() -> logging.Logger | logging.LoggerAdapter[logging.Logger]:
@@ -53,6 +54,30 @@ def _flow_run_url() -> str | None:
         return None
 
 
+def _process(
+    monitor: MonitorConfig, settings: Settings, store: Store, tick: TickData
+) -> BatchResult:
+    """Submit one task per batch to the flow's task runner and merge what comes back.
+
+    A batch that fails unexpectedly costs only its own series: they keep their
+    watermarks and are redone on the next tick.
+    """
+    batches = tick.batches(monitor.batch_size)
+    futures = [
+        batch_task.submit(monitor, store.url, settings.models_dir, batch) for batch in batches
+    ]
+    results = []
+    for batch, future in zip(batches, futures, strict=True):
+        try:
+            results.append(future.result())
+        except Exception as exc:  # noqa: BLE001 - isolate the failing batch
+            message = f"batch failed: {type(exc).__name__}: {exc}"
+            results.append(
+                BatchResult(scored=ScoredBatch(), errors={w.series: message for w in batch})
+            )
+    return merge_results(results)
+
+
 def run_tick(
     settings: Settings, store: Store, monitor: MonitorConfig, until: datetime | None = None
 ) -> dict[str, Any]:
@@ -66,8 +91,8 @@ def run_tick(
         with monitor_lock(store, monitor.name, timedelta(seconds=settings.lock_timeout_seconds)):
             tick = extract_task(monitor, store, until)
             stats.rows_read = tick.rows_read
-            models = fit_task(monitor, store, settings.models_dir, tick)
-            scored = score_task(monitor, models, tick)
+            result = _process(monitor, settings, store, tick)
+            scored = result.scored
             new_ids = persist_task(store, monitor.name, run_id, scored)
             plot = plot_task(
                 monitor, scored, settings.plots_dir / monitor.name / f"run-{run_id}.png"
@@ -85,33 +110,27 @@ def run_tick(
         finish_run(store, run_id, "failed", stats, f"{type(exc).__name__}: {exc}")
         raise
 
-    errors = {**models.errors, **scored.errors}
-    stats.series = len(set(tick.series()) | set(models.models) | set(models.cold_start))
+    stats.series = len(tick.work)
     stats.points_scored = scored.points_scored
     stats.anomalies = len(new_ids)
-    stats.models_trained = len(models.trained)
-    stats.cold_start = len(models.cold_start)
+    stats.models_trained = len(result.trained)
+    stats.cold_start = len(result.cold_start)
     stats.details = {
-        "cold_start": models.cold_start,
-        "errors": errors,
+        "cold_start": result.cold_start,
+        "errors": result.errors,
         "notes": tick.notes,
         "notified": report.sent,
         "notify_failed": report.failed,
         "plot": str(plot) if plot else None,
     }
-    status = "partial" if errors else "succeeded"
+    status = "partial" if result.errors else "succeeded"
     finish_run(store, run_id, status, stats)
-    markdown = run_markdown(
-        monitor,
-        run_id,
-        stats,
-        scored,
-        new_ids,
+    notes = (
         tick.notes
-        + [f"{s}: {e}" for s, e in errors.items()]
-        + [f"{s}: cold start ({m})" for s, m in models.cold_start.items()],
+        + [f"{s}: {e}" for s, e in result.errors.items()]
+        + [f"{s}: cold start ({m})" for s, m in result.cold_start.items()]
     )
-    _publish(monitor.name, markdown, scored)
+    _publish(monitor.name, run_markdown(monitor, run_id, stats, scored, new_ids, notes), scored)
     log.info(
         "monitor %s run %s: %s rows, %s points scored, %s new anomalies",
         monitor.name,
@@ -128,8 +147,8 @@ def run_tick(
         "new_anomalies": len(new_ids),
         "anomaly_ids": new_ids,
         "models_trained": stats.models_trained,
-        "cold_start": sorted(models.cold_start),
-        "errors": errors,
+        "cold_start": sorted(result.cold_start),
+        "errors": result.errors,
         "notified": report.sent,
         "notify_failed": report.failed,
         "plot": str(plot) if plot else None,
@@ -155,7 +174,19 @@ def _publish(monitor: str, markdown: str, scored: Any) -> None:
         create_table_artifact(table=rows, key=f"{monitor}-anomalies", description="new anomalies")
 
 
-@flow(name="anomwatch-monitor", log_prints=False)
+def configured_task_runner(settings: Settings | None = None) -> Any:
+    """The task runner named in settings (ANOMWATCH_TASK_RUNNER, ANOMWATCH_DASK_ADDRESS)."""
+    settings = settings or Settings()
+    if settings.task_runner == "dask":
+        from prefect_dask import DaskTaskRunner
+
+        if settings.dask_address:
+            return DaskTaskRunner(address=settings.dask_address)
+        return DaskTaskRunner(cluster_kwargs={"n_workers": settings.max_workers})
+    return ThreadPoolTaskRunner(max_workers=settings.max_workers)
+
+
+@flow(name="anomwatch-monitor", log_prints=False, task_runner=configured_task_runner())
 def monitor_tick(
     monitor: str, monitors_file: str | None = None, until: datetime | None = None
 ) -> dict[str, Any]:

@@ -1,4 +1,9 @@
-"""Extract: the rows that arrived since each series' watermark, plus sequence context."""
+"""Extract: everything a tick reads from the source, in at most three queries.
+
+New rows since the oldest watermark, sequence context before it, and (only when
+some series must be (re)trained) the training history. Rows are then split per
+series so batches can be scored independently, on threads or Dask workers.
+"""
 
 from __future__ import annotations
 
@@ -8,67 +13,133 @@ from datetime import datetime
 import pandas as pd
 
 from anomwatch.config import MonitorConfig
+from anomwatch.errors import SourceError
 from anomwatch.source import SERIES_COLUMN, TS_COLUMN, SourceReader
 from anomwatch.store.anomalies import get_watermarks
 from anomwatch.store.db import Store
+from anomwatch.store.models_registry import ModelRecord, active_models
 from tasks.base import pipeline_task, retry_if_transient
 
 
 @dataclass
+class SeriesWork:
+    """One series' share of a tick."""
+
+    series: str
+    watermark: datetime | None
+    rows: pd.DataFrame  # context rows (ts <= watermark) then new rows (ts > watermark)
+    model: ModelRecord | None
+    train_reason: str | None = None  # why it must be (re)trained, None to reuse
+    history: pd.DataFrame | None = None  # training rows when train_reason is set
+
+    def new_rows(self) -> pd.DataFrame:
+        if self.watermark is None:
+            return self.rows.iloc[0:0]
+        return self.rows[self.rows[TS_COLUMN] > self.watermark]
+
+    def context_rows(self) -> pd.DataFrame:
+        if self.watermark is None:
+            return self.rows.iloc[0:0]
+        return self.rows[self.rows[TS_COLUMN] <= self.watermark]
+
+
+@dataclass
 class TickData:
-    """Everything the rest of a tick needs from the source.
-
-    `rows` holds, per series, up to sequence_length-1 context rows at or before the
-    series' watermark followed by every row after it (up to `until`).
-    """
-
     until: datetime
-    watermarks: dict[str, datetime]
-    rows: pd.DataFrame
+    work: dict[str, SeriesWork]
     rows_read: int = 0
     notes: list[str] = field(default_factory=list)
 
-    def new_rows(self, series: str) -> pd.DataFrame:
-        part = self.rows[self.rows[SERIES_COLUMN] == series]
-        mark = self.watermarks.get(series)
-        return part if mark is None else part[part[TS_COLUMN] > mark]
-
-    def context_rows(self, series: str, k: int) -> pd.DataFrame:
-        mark = self.watermarks.get(series)
-        if mark is None or k <= 0:
-            return self.rows.iloc[0:0]
-        part = self.rows[self.rows[SERIES_COLUMN] == series]
-        return part[part[TS_COLUMN] <= mark].tail(k)
-
     def series(self) -> list[str]:
-        return sorted(set(self.rows[SERIES_COLUMN].unique()) | set(self.watermarks))
+        return sorted(self.work)
+
+    def batches(self, size: int) -> list[list[SeriesWork]]:
+        ordered = [self.work[s] for s in self.series()]
+        return [ordered[i : i + size] for i in range(0, len(ordered), size)]
+
+
+def training_reason(
+    record: ModelRecord | None, monitor: MonitorConfig, anchor: datetime, config_hash: str
+) -> str | None:
+    """Why a series needs a new model now, or None when its model can be reused."""
+    if record is None:
+        return "no model yet"
+    if record.config_hash != config_hash:
+        return "detector settings changed"
+    if record.train_end is None or record.train_end < anchor - monitor.retrain.every:
+        return "model older than retrain.every"
+    return None
+
+
+def _split(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    return {
+        str(key): part.reset_index(drop=True)
+        for key, part in frame.groupby(SERIES_COLUMN, sort=False)
+    }
 
 
 def extract_rows(monitor: MonitorConfig, store: Store, until: datetime) -> TickData:
     marks = get_watermarks(store, monitor.name)
+    models = active_models(store, monitor.name)
+    config_hash = monitor.config_hash()
+    k = monitor.detector.sequence_length - 1
+    rows_read = 0
+    notes: list[str] = []
     with SourceReader(monitor) as reader:
         reader.source_clause()  # checks table, columns and types before anything else
-        if not marks:
-            empty = reader.read_range(until, until)
-            return TickData(until=until, watermarks={}, rows=empty.frame)
-        since = min(marks.values())
-        new = reader.read_range(since, until)
-        context = reader.read_last(
-            since, monitor.detector.sequence_length - 1, monitor.source.context_lookback
-        )
-    rows = (
-        pd.concat([context.frame, new.frame], ignore_index=True)
-        .drop_duplicates([SERIES_COLUMN, TS_COLUMN], keep="last")
-        .sort_values([SERIES_COLUMN, TS_COLUMN], kind="stable")
-        .reset_index(drop=True)
-    )
-    return TickData(
-        until=until,
-        watermarks=marks,
-        rows=rows,
-        rows_read=new.rows_read + context.rows_read,
-        notes=new.notes + context.notes,
-    )
+        if marks:
+            since = min(marks.values())
+            new = reader.read_range(since, until)
+            context = reader.read_last(since, k, monitor.source.context_lookback)
+            rows_read += new.rows_read + context.rows_read
+            notes += new.notes + context.notes
+            rows = (
+                pd.concat([context.frame, new.frame], ignore_index=True)
+                .drop_duplicates([SERIES_COLUMN, TS_COLUMN], keep="last")
+                .sort_values([SERIES_COLUMN, TS_COLUMN], kind="stable")
+            )
+        else:
+            rows = reader.read_range(until, until).frame  # empty, with the right columns
+        per_series = _split(rows)
+        empty = rows.iloc[0:0]
+        names = set(per_series) | set(marks)
+        reasons = {
+            s: training_reason(models.get(s), monitor, marks.get(s, until), config_hash)
+            for s in names
+        }
+        history: dict[str, pd.DataFrame] = {}
+        if not marks or any(reasons.values()):
+            anchors = [marks.get(s, until) for s, r in reasons.items() if r] or [until]
+            since = min(anchors) - monitor.retrain.window
+            hist = reader.read_range(since, until)
+            rows_read += hist.rows_read
+            notes += hist.notes
+            history = _split(hist.frame)
+            if not marks and not history:
+                raise SourceError(
+                    f"monitor {monitor.name!r}: the source has no rows between "
+                    f"{since:%Y-%m-%d %H:%M} and {until:%Y-%m-%d %H:%M} UTC to train on; check "
+                    "the table or query, the timestamp column and source.timezone"
+                )
+            for s in history:
+                if s not in names:
+                    names.add(s)
+                    reasons[s] = "no model yet"
+    work: dict[str, SeriesWork] = {}
+    for s in sorted(names):
+        mark = marks.get(s)
+        item = SeriesWork(s, mark, per_series.get(s, empty), models.get(s), reasons[s])
+        if item.train_reason:
+            anchor = mark or until
+            h = history.get(s, empty)
+            h = h[(h[TS_COLUMN] <= anchor) & (h[TS_COLUMN] > anchor - monitor.retrain.window)]
+            item.history = h.tail(monitor.retrain.max_points).reset_index(drop=True)
+        if mark is not None:
+            # keep only the context rows the model needs, then every new row
+            ctx = item.rows[item.rows[TS_COLUMN] <= mark].tail(k)
+            item.rows = pd.concat([ctx, item.rows[item.rows[TS_COLUMN] > mark]], ignore_index=True)
+        work[s] = item
+    return TickData(until=until, work=work, rows_read=rows_read, notes=notes)
 
 
 extract_task = pipeline_task(

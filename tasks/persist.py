@@ -5,10 +5,12 @@ from __future__ import annotations
 from anomwatch.store.anomalies import persist_tick
 from anomwatch.store.db import Store
 from tasks.base import pipeline_task, retry_if_transient
-from tasks.score import ScoredTick
+from tasks.score import ScoredBatch
 
 
-def persist_scored(store: Store, monitor: str, run_id: int | None, scored: ScoredTick) -> list[int]:
+def persist_scored(
+    store: Store, monitor: str, run_id: int | None, scored: ScoredBatch
+) -> list[int]:
     return persist_tick(store, monitor, run_id, scored.records, scored.marks)
 
 

@@ -11,12 +11,12 @@ from anomwatch.plots import SeriesPlot, plot_series
 from anomwatch.source import TS_COLUMN
 from anomwatch.store.runs import RunStats
 from tasks.base import pipeline_task
-from tasks.score import ScoredTick
+from tasks.score import ScoredBatch
 
 MAX_PLOT_PANELS = 4
 
 
-def plot_tick(monitor: MonitorConfig, scored: ScoredTick, path: Path) -> Path | None:
+def plot_tick(monitor: MonitorConfig, scored: ScoredBatch, path: Path) -> Path | None:
     """Plot the series with the most anomalies in this tick (context + new rows)."""
     counts: dict[str, int] = {}
     for record in scored.records:
@@ -46,7 +46,7 @@ def run_markdown(
     monitor: MonitorConfig,
     run_id: int,
     stats: RunStats,
-    scored: ScoredTick,
+    scored: ScoredBatch,
     new_ids: list[int],
     notes: list[str],
 ) -> str:

@@ -14,19 +14,17 @@ from anomwatch.config import MonitorConfig
 from anomwatch.source import TS_COLUMN
 from anomwatch.store.anomalies import AnomalyRecord
 from detector import DetectorError
-from tasks.base import pipeline_task
-from tasks.extract import TickData
-from tasks.fit import ModelSet
+from tasks.extract import SeriesWork
+from tasks.fit import LoadedModel, ModelSet
 
 log = logging.getLogger("anomwatch.score")
 
 
 @dataclass
 class SeriesScores:
-    """Scored new rows of one series, kept for the plot and the report."""
+    """Scored rows of one series with anomalies, kept for the digest plot."""
 
     frame: pd.DataFrame  # context + new rows
-    score: np.ndarray  # aligned with frame
     is_anomaly: np.ndarray
     expected: np.ndarray
     lower: np.ndarray
@@ -35,48 +33,58 @@ class SeriesScores:
 
 
 @dataclass
-class ScoredTick:
+class ScoredBatch:
     records: list[AnomalyRecord] = field(default_factory=list)
     marks: dict[str, datetime] = field(default_factory=dict)
     points_scored: int = 0
     errors: dict[str, str] = field(default_factory=dict)
     per_series: dict[str, SeriesScores] = field(default_factory=dict)
 
+    def merge(self, other: ScoredBatch) -> None:
+        self.records += other.records
+        self.marks.update(other.marks)
+        self.points_scored += other.points_scored
+        self.errors.update(other.errors)
+        self.per_series.update(other.per_series)
+
 
 def severity_of(score: float, monitor: MonitorConfig) -> str:
     return "critical" if score >= monitor.severity.critical_score else "warning"
 
 
+def _finite(value: float) -> float | None:
+    return float(value) if np.isfinite(value) else None
+
+
 def score_series(
-    monitor: MonitorConfig, series: str, models: ModelSet, tick: TickData, scored: ScoredTick
+    monitor: MonitorConfig, item: SeriesWork, loaded: LoadedModel, out: ScoredBatch
 ) -> None:
-    loaded = models.models[series]
-    new = tick.new_rows(series)
+    new = item.new_rows()
     if new.empty:
         return
-    context = tick.context_rows(series, monitor.detector.sequence_length - 1)
-    frame = pd.concat([context, new], ignore_index=True)
+    frame = item.rows
+    n_ctx = len(frame) - len(new)
     values = monitor.source.values
     detection = loaded.detector.score(frame[values].to_numpy(float))
-    n_ctx = len(context)
-    scored.per_series[series] = SeriesScores(
-        frame=frame,
-        score=detection.score,
-        is_anomaly=detection.is_anomaly,
-        expected=detection.expected,
-        lower=detection.lower,
-        upper=detection.upper,
-        n_context=n_ctx,
-    )
-    scored.points_scored += len(new)
-    scored.marks[series] = new[TS_COLUMN].iloc[-1].to_pydatetime()
-    for i in np.flatnonzero(detection.is_anomaly[n_ctx:]) + n_ctx:
+    out.points_scored += len(new)
+    out.marks[item.series] = new[TS_COLUMN].iloc[-1].to_pydatetime()
+    flagged = np.flatnonzero(detection.is_anomaly[n_ctx:]) + n_ctx
+    if len(flagged):
+        out.per_series[item.series] = SeriesScores(
+            frame=frame,
+            is_anomaly=detection.is_anomaly,
+            expected=detection.expected,
+            lower=detection.lower,
+            upper=detection.upper,
+            n_context=n_ctx,
+        )
+    for i in flagged:
         row = frame.iloc[i]
         score = float(detection.score[i])
-        scored.records.append(
+        out.records.append(
             AnomalyRecord(
                 monitor=monitor.name,
-                series=series,
+                series=item.series,
                 ts=row[TS_COLUMN].to_pydatetime(),
                 value=float(row[values[0]]),
                 expected=_finite(detection.expected[i, 0]),
@@ -93,23 +101,17 @@ def score_series(
         )
 
 
-def _finite(value: float) -> float | None:
-    return float(value) if np.isfinite(value) else None
-
-
-def score_tick(monitor: MonitorConfig, models: ModelSet, tick: TickData) -> ScoredTick:
+def score_batch(monitor: MonitorConfig, models: ModelSet, batch: list[SeriesWork]) -> ScoredBatch:
     """Score each series on its own; one failing series does not stop the others."""
-    scored = ScoredTick(marks=dict(models.baseline_marks))
-    for series in sorted(models.models):
-        if series not in tick.watermarks:
-            continue  # just trained on its history; scoring starts with the next rows
+    out = ScoredBatch(marks=dict(models.baseline_marks))
+    for item in batch:
+        loaded = models.models.get(item.series)
+        if loaded is None or item.watermark is None:
+            continue  # cold start, error, or just trained on its history (its baseline)
         try:
-            score_series(monitor, series, models, tick, scored)
+            score_series(monitor, item, loaded, out)
         except DetectorError as exc:
-            scored.errors[series] = f"scoring failed: {exc}"
-            scored.marks.pop(series, None)
-            log.warning("monitor %s series %s: %s", monitor.name, series, exc)
-    return scored
-
-
-score_task = pipeline_task("score")(score_tick)
+            out.errors[item.series] = f"scoring failed: {exc}"
+            out.marks.pop(item.series, None)
+            log.warning("monitor %s series %s: %s", monitor.name, item.series, exc)
+    return out
