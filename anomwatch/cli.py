@@ -234,6 +234,51 @@ def notify_test(monitor: str, monitors: MonitorsOpt = None) -> None:
 
 
 @app.command()
+def backfill(
+    monitor: str,
+    since: Annotated[str, typer.Option(help="ISO time or duration ago")],
+    until: Annotated[str, typer.Option(help="ISO time or duration ago")] = "0s",
+    chunk_rows: Annotated[int, typer.Option(help="rows per chunk (bounds memory)")] = 100_000,
+    monitors: MonitorsOpt = None,
+) -> None:
+    """Score MONITOR's rows in a past range; resumes an interrupted run of the same range."""
+    import time
+
+    from anomwatch.config import load_monitors
+    from tasks.backfill import BackfillProgress, run_backfill
+
+    start = _parse_time_opt(since, "since")
+    end = _parse_time_opt(until, "until")
+    assert start is not None and end is not None
+    if end <= start:
+        fail("--until must be after --since")
+    settings = _settings(monitors)
+    config = load_monitors(settings.monitors_file).get(monitor)
+    store = _store(settings)
+    began = time.monotonic()
+
+    def show(p: BackfillProgress) -> None:
+        rate = p.rows_read / max(time.monotonic() - began, 1e-9)
+        pct = 100.0 * p.rows_read / p.total_rows if p.total_rows else 100.0
+        where = f" up to {p.position:%Y-%m-%d %H:%M}" if p.position else ""
+        typer.echo(
+            f"\r{pct:5.1f}%  {p.rows_read:,}/{p.total_rows:,} rows  {rate:,.0f} rows/s  "
+            f"{p.anomalies} anomalies{where}   ",
+            err=True,
+            nl=False,
+        )
+
+    result = run_backfill(config, store, settings.models_dir, start, end, chunk_rows, show)
+    typer.echo("", err=True)
+    resumed = " (resumed)" if result.resumed else ""
+    typer.echo(
+        f"backfill {result.backfill_id}{resumed}: {result.rows_read:,} rows, "
+        f"{result.points_scored:,} points scored, {result.anomalies} new anomalies "
+        f"(stored, not notified)"
+    )
+
+
+@app.command()
 def snooze(
     monitor: str,
     duration: Annotated[str, typer.Option("--for", help="how long, e.g. 2h")],

@@ -8,6 +8,7 @@ timezone and everything leaves this module as naive UTC.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -218,20 +219,65 @@ class SourceReader:
             "until": self._bind_time(until),
         }
 
-    def read_range(self, since: datetime | None, until: datetime) -> Extract:
-        """Rows with since < ts <= until (all rows up to until when since is None)."""
+    def _range_statement(self, since: datetime | None, until: datetime) -> Any:
         src = self.source_clause()
         ts = src.c[self.config.timestamp]
         conditions = [ts <= self._bind_time(until)]
         if since is not None:
             conditions.append(ts > self._bind_time(since))
-        stmt = (
+        return (
             select(*[src.c[c] for c in self._wanted_columns()])
             .where(and_(*conditions))
             .order_by(ts)
-            .limit(self.config.max_rows_per_tick)
         )
+
+    def read_range(
+        self, since: datetime | None, until: datetime, limit: int | None = None
+    ) -> Extract:
+        """Rows with since < ts <= until (all rows up to until when since is None)."""
+        stmt = self._range_statement(since, until)
+        if limit is not None:
+            stmt = stmt.limit(limit)
         return self._run(stmt, self._binds(since, until))
+
+    def count_range(self, since: datetime | None, until: datetime) -> int:
+        """How many rows read_range would return (for progress reporting)."""
+        inner = self._range_statement(since, until).order_by(None).subquery("aw_counted")
+        try:
+            with self.engine.connect() as conn:
+                return int(
+                    conn.execute(
+                        select(func.count()).select_from(inner), self._binds(since, until)
+                    ).scalar_one()
+                )
+        except SQLAlchemyError as exc:
+            raise self._error(
+                f"counting rows in {self.masked_url} failed: {_first_line(exc)}"
+            ) from exc
+
+    def iter_range(
+        self, since: datetime | None, until: datetime, chunk_rows: int
+    ) -> Iterator[Extract]:
+        """The same rows as read_range, streamed in chunks with a server-side cursor.
+
+        Memory stays bounded by chunk_rows whatever the range (backfills).
+        """
+        stmt = self._range_statement(since, until)
+        columns = self._wanted_columns()
+        try:
+            with self.engine.connect() as conn:
+                result = conn.execution_options(stream_results=True, yield_per=chunk_rows).execute(
+                    stmt, self._binds(since, until)
+                )
+                for part in result.partitions(chunk_rows):
+                    yield self._tidy(pd.DataFrame(part, columns=columns))
+        except OperationalError as exc:
+            raise SourceUnavailableError(
+                f"monitor {self.monitor.name!r}: reading from {self.masked_url} failed: "
+                f"{_first_line(exc)}"
+            ) from exc
+        except SQLAlchemyError as exc:
+            raise self._error(f"reading from {self.masked_url} failed: {_first_line(exc)}") from exc
 
     def read_last(self, before: datetime, k: int, lookback: timedelta) -> Extract:
         """The last k rows of every series with before - lookback < ts <= before."""

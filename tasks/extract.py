@@ -89,7 +89,10 @@ def extract_rows(monitor: MonitorConfig, store: Store, until: datetime) -> TickD
         reader.source_clause()  # checks table, columns and types before anything else
         if marks:
             since = min(marks.values())
-            new = reader.read_range(since, until)
+            limit = monitor.source.max_rows_per_tick
+            new = reader.read_range(since, until, limit=limit)
+            if new.rows_read >= limit:
+                notes.append(f"read limit of {limit} rows reached; later rows come next tick")
             context = reader.read_last(since, k, monitor.source.context_lookback)
             rows_read += new.rows_read + context.rows_read
             notes += new.notes + context.notes

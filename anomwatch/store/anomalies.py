@@ -32,6 +32,7 @@ class AnomalyRecord:
     feature_values: str  # JSON: value column -> value
     severity: str
     model_id: int | None
+    suppressed: str | None = None  # e.g. "backfill": stored, never notified
 
 
 def get_watermarks(store: Store, monitor: str) -> dict[str, datetime]:
