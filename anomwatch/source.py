@@ -181,7 +181,7 @@ class SourceReader:
 
     def _query_clause(self) -> FromClause:
         assert self.config.query is not None
-        columns = [column(c) for c in self._wanted_columns()]
+        columns: list[Any] = [column(c) for c in self._wanted_columns()]
         # Typed binds: SQLite compares times as text, so they must be rendered the way
         # SQLAlchemy stores them, not by the driver's default adapter.
         probe = text(self.config.query).bindparams(

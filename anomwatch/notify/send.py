@@ -37,9 +37,10 @@ def send_digest(url: str, digest: Digest, plot_png: Path | None, timeout: float)
     is_email = url.split("://", 1)[0].lower() in EMAIL_SCHEMES
     attach = None
     if is_email and plot_png is not None and plot_png.exists():
-        attach = apprise.AppriseAttachment(
-            AttachMemory(content=plot_png.read_bytes(), name=plot_png.name, mimetype="image/png")
+        memory = AttachMemory(
+            content=plot_png.read_bytes(), name=plot_png.name, mimetype="image/png"
         )
+        attach = apprise.AppriseAttachment([memory])
     try:
         result = obj.notify(
             body=digest.html if is_email else digest.text,

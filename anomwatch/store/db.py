@@ -114,3 +114,11 @@ class Store:
 def _first_line(exc: BaseException) -> str:
     text = str(getattr(exc, "orig", None) or exc)
     return text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+
+
+def inserted_id(result: Any) -> int:
+    """The new row's integer primary key from an INSERT result."""
+    key = result.inserted_primary_key
+    if not key:
+        raise StoreError("the store returned no primary key for an insert")
+    return int(key[0])

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import func, insert, select, update
 
-from anomwatch.store.db import Store
+from anomwatch.store.db import Store, inserted_id
 from anomwatch.store.schema import models
 
 
@@ -100,7 +100,7 @@ def register_model(
                 active=True,
             )
         )
-        model_id = int(result.inserted_primary_key[0])
+        model_id = inserted_id(result)
         row = conn.execute(select(models).where(models.c.id == model_id)).one()
         return _record(row)
 

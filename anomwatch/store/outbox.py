@@ -17,7 +17,7 @@ from sqlalchemy import Connection, func, insert, select, update
 
 from anomwatch.durations import utcnow
 from anomwatch.store.anomalies import SEVERITY_RANK
-from anomwatch.store.db import Store
+from anomwatch.store.db import Store, inserted_id
 from anomwatch.store.schema import anomalies, digests, notifications, snoozes
 
 
@@ -53,7 +53,11 @@ def _suppress(conn: Connection, ids: list[int], reason: str) -> None:
 
 
 def _classify(
-    conn: Connection, monitor: str, candidates: list[Any], policy: NoisePolicy, now: datetime
+    conn: Connection,
+    monitor: str,
+    candidates: Sequence[Any],
+    policy: NoisePolicy,
+    now: datetime,
 ) -> tuple[list[int], list[int], list[int]]:
     """Split candidates into (to notify, snoozed, repeats)."""
     active = (
@@ -132,7 +136,7 @@ def create_digest(
         ).scalar_one()
         if recent >= policy.max_per_hour:
             return None
-        digest_id = int(
+        digest_id = inserted_id(
             conn.execute(
                 insert(digests).values(
                     monitor=monitor,
@@ -141,7 +145,7 @@ def create_digest(
                     n_anomalies=len(keep),
                     plot_path=plot_path,
                 )
-            ).inserted_primary_key[0]
+            )
         )
         for chunk in range(0, len(keep), 500):
             conn.execute(

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 
 from anomwatch.durations import utcnow
-from anomwatch.store.db import Store
+from anomwatch.store.db import Store, inserted_id
 from anomwatch.store.schema import monitors, runs
 
 
@@ -40,7 +40,7 @@ def start_run(store: Store, monitor: str, flow_run_id: str | None) -> int:
                 cold_start=0,
             )
         )
-        return int(result.inserted_primary_key[0])
+        return inserted_id(result)
 
 
 def finish_run(
