@@ -1,0 +1,119 @@
+"""Outbox noise control: snoozes, repeats of one event, the hourly cap; exactly-once claims."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from anomwatch.durations import utcnow
+from anomwatch.store.anomalies import AnomalyRecord, persist_tick, query_anomalies
+from anomwatch.store.outbox import (
+    NoisePolicy,
+    Target,
+    add_snooze,
+    create_digest,
+    digest_anomalies,
+    due_notifications,
+    mark_failed,
+    mark_sent,
+    remove_snoozes,
+)
+
+T0 = datetime(2026, 11, 20, 12, 0)
+TARGETS = [
+    Target(id="t1", label="json://a", raw="json://a"),
+    Target(id="t2", label="json://b", raw="json://b"),
+]
+
+
+def add(store, series: str, minutes: int, severity: str = "warning") -> None:  # type: ignore[no-untyped-def]
+    persist_tick(
+        store,
+        "m",
+        None,
+        [
+            AnomalyRecord(
+                monitor="m",
+                series=series,
+                ts=T0 + timedelta(minutes=minutes),
+                value=1.0,
+                expected=0.0,
+                lower=-1.0,
+                upper=1.0,
+                score=0.99,
+                components="{}",
+                feature_values="{}",
+                severity=severity,
+                model_id=None,
+            )
+        ],
+        {},
+    )
+
+
+def suppressed(store) -> dict[tuple[str, datetime], str | None]:  # type: ignore[no-untyped-def]
+    return {(r["series"], r["ts"]): r["suppressed"] for r in query_anomalies(store, monitor="m")}
+
+
+def test_each_anomaly_is_claimed_once_with_one_row_per_target(store) -> None:
+    add(store, "a", 0)
+    add(store, "b", 0)
+    digest = create_digest(store, "m", None, TARGETS, NoisePolicy())
+    assert digest is not None
+    assert create_digest(store, "m", None, TARGETS, NoisePolicy()) is None  # nothing new
+    assert {r["series"] for r in digest_anomalies(store, digest)} == {"a", "b"}
+    due = due_notifications(store, "m", utcnow())
+    assert sorted(n.target for n in due) == ["t1", "t2"]
+    mark_sent(store, due[0].id, digest)
+    status = mark_failed(store, due[1].id, 0, "boom", timedelta(minutes=1), max_attempts=3)
+    assert status == "pending"
+    assert due_notifications(store, "m", utcnow()) == []  # backoff not over yet
+    later = due_notifications(store, "m", utcnow() + timedelta(minutes=2))
+    assert [(n.target, n.attempts) for n in later] == [("t2", 1)]
+    assert all(r["notified_at"] for r in query_anomalies(store, monitor="m"))
+
+
+def test_repeats_of_a_notified_event_are_suppressed(store) -> None:
+    add(store, "a", 0)
+    assert create_digest(store, "m", None, TARGETS, NoisePolicy()) is not None
+    add(store, "a", 5)
+    add(store, "a", 50)
+    add(store, "a", 200)  # far after: a new event
+    digest = create_digest(store, "m", None, TARGETS, NoisePolicy(repeat_window=timedelta(hours=1)))
+    assert [r["ts"] for r in digest_anomalies(store, digest)] == [T0 + timedelta(minutes=200)]
+    marks = suppressed(store)
+    assert marks[("a", T0 + timedelta(minutes=5))] == "repeat"
+    assert marks[("a", T0 + timedelta(minutes=50))] == "repeat"
+
+
+def test_snoozed_series_and_monitor_are_stored_not_notified(store) -> None:
+    add_snooze(store, "m", "a", utcnow() + timedelta(hours=1), "tester")
+    add(store, "a", 0)
+    add(store, "b", 0)
+    digest = create_digest(store, "m", None, TARGETS, NoisePolicy())
+    assert [r["series"] for r in digest_anomalies(store, digest)] == ["b"]
+    assert suppressed(store)[("a", T0)] == "snoozed"
+    add_snooze(store, "m", None, utcnow() + timedelta(hours=1), "tester")
+    add(store, "c", 0)
+    assert create_digest(store, "m", None, TARGETS, NoisePolicy()) is None
+    assert remove_snoozes(store, "m", None) == 2
+    add(store, "d", 0)
+    assert create_digest(store, "m", None, TARGETS, NoisePolicy()) is not None
+
+
+def test_hourly_cap_defers_instead_of_dropping(store) -> None:
+    policy = NoisePolicy(max_per_hour=1, repeat_window=timedelta(0))
+    add(store, "a", 0)
+    assert create_digest(store, "m", None, TARGETS, policy) is not None
+    add(store, "b", 0)
+    add(store, "c", 0)
+    assert create_digest(store, "m", None, TARGETS, policy) is None  # capped: they wait
+    waiting = [r for r in query_anomalies(store, monitor="m") if r["digest_id"] is None]
+    assert {r["series"] for r in waiting} == {"b", "c"}
+    assert all(r["suppressed"] is None for r in waiting)
+
+
+def test_min_severity_filters(store) -> None:
+    add(store, "a", 0, "warning")
+    add(store, "b", 0, "critical")
+    digest = create_digest(store, "m", None, TARGETS, NoisePolicy(min_severity="critical"))
+    assert [r["series"] for r in digest_anomalies(store, digest)] == ["b"]
