@@ -24,7 +24,7 @@ from anomwatch.config import MonitorConfig
 from anomwatch.durations import utcnow
 from anomwatch.source import SERIES_COLUMN, TS_COLUMN, SourceReader
 from anomwatch.store.anomalies import persist_tick
-from anomwatch.store.db import Store
+from anomwatch.store.db import Store, inserted_id
 from anomwatch.store.models_registry import ModelRecord, active_models
 from anomwatch.store.schema import backfills
 from tasks.extract import SeriesWork
@@ -81,7 +81,7 @@ def _checkpoint(
                 updated_at=now,
             )
         )
-        return int(result.inserted_primary_key[0]), None
+        return inserted_id(result), None
 
 
 def _save_progress(
