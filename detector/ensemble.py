@@ -1,0 +1,132 @@
+"""The detector a monitor uses per series: components, calibration, threshold.
+
+Only the components named in the config are built; TensorFlow is imported only by
+LSTM components, so an Isolation-Forest-only monitor never pays for it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from detector.config import DetectorConfig
+from detector.errors import DetectorError, InsufficientDataError
+from detector.iforest import IForestComponent
+from detector.persistence import read_artifact, write_artifact
+from detector.result import Detection
+
+
+class Component(Protocol):
+    name: str
+
+    def fit(self, X: np.ndarray) -> Any: ...
+
+    def score(self, X: np.ndarray) -> np.ndarray: ...
+
+
+def build_component(name: str, config: DetectorConfig) -> Component:
+    if name == "iforest":
+        return IForestComponent(config.iforest, config.contamination, config.seed)
+    raise DetectorError(f"component {name!r} is not available in this build")
+
+
+class EnsembleDetector:
+    def __init__(self, config: DetectorConfig) -> None:
+        self.config = config
+        self.components: dict[str, Component] = {}
+        self.n_features: int | None = None
+
+    # -- input checks ----------------------------------------------------------------
+
+    def _check(self, X: np.ndarray, fitting: bool) -> np.ndarray:
+        X = np.asarray(X, dtype=float)
+        if X.ndim == 1:
+            X = X[:, None]
+        if X.ndim != 2:
+            raise DetectorError(f"expected a (points, features) array, got shape {X.shape}")
+        if not fitting and self.n_features is not None and X.shape[1] != self.n_features:
+            raise DetectorError(
+                f"the model was trained on {self.n_features} feature(s) but got {X.shape[1]}; "
+                "the value columns changed: retrain the model"
+            )
+        bad = ~np.isfinite(X)
+        if bad.any():
+            row = int(np.argwhere(bad)[0][0])
+            raise DetectorError(
+                f"{int(bad.sum())} NaN/inf value(s), first at row {row}; clean or drop them first"
+            )
+        return X
+
+    # -- fit / score -------------------------------------------------------------------
+
+    def fit(self, X: np.ndarray) -> EnsembleDetector:
+        X = self._check(X, fitting=True)
+        if len(X) < self.config.min_train_points:
+            raise InsufficientDataError(
+                f"{len(X)} training point(s), at least {self.config.min_train_points} needed "
+                "(detector.min_train_points)"
+            )
+        self.n_features = X.shape[1]
+        self.components = {n: build_component(n, self.config) for n in self.config.components}
+        for component in self.components.values():
+            component.fit(X)
+        self.weights_ = self._weights()
+        self.center_ = np.median(X, axis=0)
+        self.lower_ = np.quantile(X, 0.005, axis=0)
+        self.upper_ = np.quantile(X, 0.995, axis=0)
+        train_scores = self._combine({n: c.score(X) for n, c in self.components.items()})
+        self.threshold_ = 1.0 - self.config.contamination
+        self.training_summary: dict[str, float | int] = {
+            "n_points": int(len(X)),
+            "n_features": int(self.n_features),
+            "train_flag_rate": float(np.mean(train_scores >= self.threshold_)),
+            "train_score_p99": float(np.quantile(train_scores, 0.99)),
+        }
+        return self
+
+    def _weights(self) -> dict[str, float]:
+        if isinstance(self.config.weights, dict):
+            raw = {n: self.config.weights.get(n, 0.0) for n in self.components}
+        else:
+            raw = dict.fromkeys(self.components, 1.0)
+        total = sum(raw.values()) or 1.0
+        return {n: w / total for n, w in raw.items()}
+
+    def _combine(self, parts: dict[str, np.ndarray]) -> np.ndarray:
+        return np.sum([self.weights_[n] * s for n, s in parts.items()], axis=0)
+
+    def score(self, X: np.ndarray) -> Detection:
+        if not self.components:
+            raise DetectorError("the detector is not fitted")
+        X = self._check(X, fitting=False)
+        parts = {n: c.score(X) for n, c in self.components.items()}
+        score = np.clip(self._combine(parts), 0.0, 1.0)
+        n = len(X)
+        return Detection(
+            score=score,
+            is_anomaly=score >= self.threshold_,
+            threshold=self.threshold_,
+            components=parts,
+            expected=np.tile(self.center_, (n, 1)),
+            lower=np.tile(self.lower_, (n, 1)),
+            upper=np.tile(self.upper_, (n, 1)),
+        )
+
+    # -- persistence -----------------------------------------------------------------
+
+    def save(self, directory: Path) -> str:
+        manifest = {
+            "config": self.config.model_dump(mode="json"),
+            "config_hash": self.config.config_hash(),
+            "training_summary": self.training_summary,
+        }
+        return write_artifact(Path(directory), self, manifest)
+
+    @classmethod
+    def load(cls, directory: Path, expected_sha256: str) -> EnsembleDetector:
+        state, _manifest = read_artifact(Path(directory), expected_sha256)
+        if not isinstance(state, cls):
+            raise DetectorError(f"{directory} does not hold an anomwatch detector")
+        return state

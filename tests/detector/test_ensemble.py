@@ -1,0 +1,96 @@
+"""The detector contract the service relies on: alignment, calibration, persistence."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from detector import (
+    DetectorConfig,
+    DetectorError,
+    EnsembleDetector,
+    InsufficientDataError,
+    ModelIntegrityError,
+)
+
+
+def sine(n: int, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return (np.sin(np.linspace(0, 20, n)) + rng.normal(0, 0.1, n))[:, None]
+
+
+@pytest.fixture(scope="module")
+def fitted() -> EnsembleDetector:
+    return EnsembleDetector(DetectorConfig(seed=3)).fit(sine(2000))
+
+
+def test_every_row_gets_a_score_in_unit_interval(fitted: EnsembleDetector) -> None:
+    result = fitted.score(sine(37, seed=1))
+    assert result.score.shape == (37,) and result.is_anomaly.shape == (37,)
+    assert result.expected.shape == result.lower.shape == result.upper.shape == (37, 1)
+    assert set(result.components) == {"iforest"}
+    assert ((result.score >= 0) & (result.score <= 1)).all()
+
+
+def test_small_window_scores_like_the_same_rows_in_a_big_batch(fitted: EnsembleDetector) -> None:
+    big = sine(20_000, seed=5)
+    big[12_345] += 5.0
+    window = big[12_330:12_350]
+    assert np.allclose(fitted.score(window).score, fitted.score(big).score[12_330:12_350])
+
+
+def test_injected_spike_is_found_and_normal_points_mostly_not(fitted: EnsembleDetector) -> None:
+    data = sine(500, seed=9)
+    data[250] += 3.0
+    result = fitted.score(data)
+    assert result.is_anomaly[250]
+    assert result.score[250] > 0.99
+    assert result.is_anomaly.mean() < 0.05
+
+
+def test_constant_series_flags_any_change() -> None:
+    det = EnsembleDetector(DetectorConfig()).fit(np.full((200, 1), 7.0))
+    result = det.score(np.array([[7.0], [7.0], [7.5], [7.0]]))
+    assert result.is_anomaly.tolist() == [False, False, True, False]
+
+
+def test_bad_input_is_refused_clearly(fitted: EnsembleDetector) -> None:
+    with pytest.raises(InsufficientDataError, match="5 training point\\(s\\), at least 100"):
+        EnsembleDetector(DetectorConfig()).fit(sine(5))
+    with pytest.raises(DetectorError, match="1 NaN/inf value\\(s\\), first at row 2"):
+        fitted.score(np.array([[0.0], [0.1], [np.nan]]))
+    with pytest.raises(DetectorError, match="trained on 1 feature\\(s\\) but got 2"):
+        fitted.score(np.zeros((3, 2)))
+
+
+def test_same_data_and_seed_give_the_same_scores() -> None:
+    a = EnsembleDetector(DetectorConfig(seed=4)).fit(sine(400)).score(sine(50, 2)).score
+    b = EnsembleDetector(DetectorConfig(seed=4)).fit(sine(400)).score(sine(50, 2)).score
+    assert np.array_equal(a, b)
+
+
+def test_saved_model_loads_and_a_tampered_one_is_refused(
+    fitted: EnsembleDetector, tmp_path: Path
+) -> None:
+    sha = fitted.save(tmp_path / "m")
+    manifest = json.loads((tmp_path / "m" / "manifest.json").read_text())
+    assert manifest["config_hash"] == fitted.config.config_hash()
+    assert "scikit-learn" in manifest["versions"]
+    loaded = EnsembleDetector.load(tmp_path / "m", sha)
+    data = sine(30, 7)
+    assert np.array_equal(loaded.score(data).score, fitted.score(data).score)
+    with pytest.raises(ModelIntegrityError, match="differs from the registry"):
+        EnsembleDetector.load(tmp_path / "m", "0" * 64)
+    state = tmp_path / "m" / "state.joblib"
+    state.write_bytes(state.read_bytes() + b"x")
+    with pytest.raises(ModelIntegrityError, match="modified since it was saved"):
+        EnsembleDetector.load(tmp_path / "m", sha)
+
+
+def test_config_hash_changes_with_settings() -> None:
+    assert DetectorConfig().config_hash() != DetectorConfig(contamination=0.02).config_hash()
+    with pytest.raises(ValueError, match="weights name components"):
+        DetectorConfig(weights={"lstm": 1.0})
