@@ -90,17 +90,17 @@ class Store:
             command.downgrade(config, revision)
 
     def current_revision(self) -> str | None:
-        with self.engine.connect() as conn:
-            return MigrationContext.configure(conn).get_current_revision()
+        try:
+            with self.engine.connect() as conn:
+                return MigrationContext.configure(conn).get_current_revision()
+        except SQLAlchemyError as exc:
+            raise StoreError(f"store {self.masked_url} is unreachable: {_first_line(exc)}") from exc
 
     def head_revision(self) -> str | None:
         return ScriptDirectory.from_config(self._alembic_config()).get_current_head()
 
     def require_migrated(self) -> None:
-        try:
-            current = self.current_revision()
-        except SQLAlchemyError as exc:
-            raise StoreError(f"store {self.masked_url} is unreachable: {_first_line(exc)}") from exc
+        current = self.current_revision()
         if current != self.head_revision():
             raise StoreError(
                 f"store {self.masked_url} is at schema revision {current or 'none'}, "
