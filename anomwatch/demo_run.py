@@ -122,7 +122,9 @@ def run_demo(settings: Settings, ticks: int) -> None:
     typer.echo("\nAnomalies found:")
     rows = list(query_anomalies(store, monitor=MONITOR, since=t0, newest_first=False))
     print_rows(rows, ["id", "series", "ts", "value", "expected", "score", "severity"], "table")
-    plots = sorted((settings.plots_dir / MONITOR).glob("run-*.png"))
+    plots = sorted(
+        (settings.plots_dir / MONITOR).glob("run-*.png"), key=lambda p: p.stat().st_mtime
+    )
     typer.echo(f"\nStore: {store.masked_url}")
     typer.echo(f"Source (simulated metrics): {db_path}")
     if plots:
