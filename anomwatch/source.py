@@ -9,6 +9,7 @@ timezone and everything leaves this module as naive UTC.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -127,6 +128,19 @@ class SourceReader:
     def _error(self, message: str) -> SourceError:
         return SourceError(f"monitor {self.monitor.name!r}: {message}")
 
+    @contextmanager
+    def _database_errors(self, doing: str) -> Iterator[None]:
+        """Database errors as our errors: unreachable (worth a retry) or failed (not)."""
+        try:
+            yield
+        except OperationalError as exc:
+            raise SourceUnavailableError(
+                f"monitor {self.monitor.name!r}: {doing} {self.masked_url} failed "
+                f"(unreachable or timed out): {_first_line(exc)}"
+            ) from exc
+        except SQLAlchemyError as exc:
+            raise self._error(f"{doing} {self.masked_url} failed: {_first_line(exc)}") from exc
+
     def _wanted_columns(self) -> list[str]:
         return [self.config.timestamp, *self.config.series, *self.config.values]
 
@@ -134,18 +148,11 @@ class SourceReader:
         """The checked table (or query subquery) that every read selects from."""
         if self._from is not None:
             return self._from
-        try:
+        with self._database_errors("connecting to"):
             if self.config.table is not None:
                 self._from = self._reflect_table(self.config.table)
             else:
                 self._from = self._query_clause()
-        except OperationalError as exc:
-            raise SourceUnavailableError(
-                f"monitor {self.monitor.name!r}: source {self.masked_url} is unreachable: "
-                f"{_first_line(exc)}"
-            ) from exc
-        except SQLAlchemyError as exc:
-            raise self._error(f"source {self.masked_url} failed: {_first_line(exc)}") from exc
         return self._from
 
     def _reflect_table(self, name: str) -> Table:
@@ -243,17 +250,9 @@ class SourceReader:
     def count_range(self, since: datetime | None, until: datetime) -> int:
         """How many rows read_range would return (for progress reporting)."""
         inner = self._range_statement(since, until).order_by(None).subquery("aw_counted")
-        try:
-            with self.engine.connect() as conn:
-                return int(
-                    conn.execute(
-                        select(func.count()).select_from(inner), self._binds(since, until)
-                    ).scalar_one()
-                )
-        except SQLAlchemyError as exc:
-            raise self._error(
-                f"counting rows in {self.masked_url} failed: {_first_line(exc)}"
-            ) from exc
+        with self._database_errors("counting rows in"), self.engine.connect() as conn:
+            count = conn.execute(select(func.count()).select_from(inner), self._binds(since, until))
+            return int(count.scalar_one())
 
     def iter_range(
         self, since: datetime | None, until: datetime, chunk_rows: int
@@ -264,20 +263,12 @@ class SourceReader:
         """
         stmt = self._range_statement(since, until)
         columns = self._wanted_columns()
-        try:
-            with self.engine.connect() as conn:
-                result = conn.execution_options(stream_results=True, yield_per=chunk_rows).execute(
-                    stmt, self._binds(since, until)
-                )
-                for part in result.partitions(chunk_rows):
-                    yield self._tidy(pd.DataFrame(part, columns=columns))
-        except OperationalError as exc:
-            raise SourceUnavailableError(
-                f"monitor {self.monitor.name!r}: reading from {self.masked_url} failed: "
-                f"{_first_line(exc)}"
-            ) from exc
-        except SQLAlchemyError as exc:
-            raise self._error(f"reading from {self.masked_url} failed: {_first_line(exc)}") from exc
+        with self._database_errors("reading from"), self.engine.connect() as conn:
+            result = conn.execution_options(stream_results=True, yield_per=chunk_rows).execute(
+                stmt, self._binds(since, until)
+            )
+            for part in result.partitions(chunk_rows):
+                yield self._tidy(pd.DataFrame(part, columns=columns))
 
     def read_last(self, before: datetime, k: int, lookback: timedelta) -> Extract:
         """The last k rows of every series with before - lookback < ts <= before."""
@@ -296,16 +287,8 @@ class SourceReader:
         return self._run(stmt, self._binds(before - lookback, before))
 
     def _run(self, stmt: Any, binds: dict[str, Any]) -> Extract:
-        try:
-            with self.engine.connect() as conn:
-                frame = pd.DataFrame(conn.execute(stmt, binds).fetchall())
-        except OperationalError as exc:
-            raise SourceUnavailableError(
-                f"monitor {self.monitor.name!r}: reading from {self.masked_url} failed: "
-                f"{_first_line(exc)}"
-            ) from exc
-        except SQLAlchemyError as exc:
-            raise self._error(f"reading from {self.masked_url} failed: {_first_line(exc)}") from exc
+        with self._database_errors("reading from"), self.engine.connect() as conn:
+            frame = pd.DataFrame(conn.execute(stmt, binds).fetchall())
         if frame.empty:
             frame = pd.DataFrame(columns=self._wanted_columns())
         frame.columns = self._wanted_columns()

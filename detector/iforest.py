@@ -14,6 +14,7 @@ from sklearn.ensemble import IsolationForest
 from sklearn.preprocessing import RobustScaler
 
 from detector.calibration import EmpiricalCalibrator
+from detector.compact_forest import CompactForest
 from detector.config import IForestParams
 
 
@@ -28,11 +29,12 @@ class IForestComponent:
     def fit(self, X: np.ndarray) -> IForestComponent:
         self.scaler_ = RobustScaler().fit(X)
         Z = self.scaler_.transform(X)
-        self.forest_ = IsolationForest(
+        forest = IsolationForest(
             n_estimators=self.params.n_estimators,
             max_samples=min(self.params.max_samples, len(X)),
             random_state=self.seed,
         ).fit(Z)
+        self.forest_ = CompactForest(forest)  # fast to score, small to store and cache
         self.calibrator_ = EmpiricalCalibrator().fit(-self.forest_.score_samples(Z))
         self.low_ = Z.min(axis=0)
         self.high_ = Z.max(axis=0)

@@ -25,7 +25,7 @@ from tasks.extract import SeriesWork
 
 log = logging.getLogger("anomwatch.fit")
 
-_CACHE_SIZE = 5000
+_CACHE_SIZE = 2000
 _cache: OrderedDict[tuple[str, str], EnsembleDetector] = OrderedDict()
 _cache_lock = threading.Lock()
 
