@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-ComponentName = Literal["iforest"]
+ComponentName = Literal["iforest", "lstm_forecaster", "lstm_autoencoder"]
 
 
 def _default_components() -> list[ComponentName]:
@@ -18,6 +18,19 @@ class IForestParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
     n_estimators: int = Field(100, ge=10)
     max_samples: int = Field(256, ge=16)
+
+
+class LSTMParams(BaseModel):
+    """Sizes of both LSTM components (the autoencoder halves `units` in its middle)."""
+
+    model_config = ConfigDict(extra="forbid")
+    units: int = Field(32, ge=1)
+    dropout: float = Field(0.2, ge=0, lt=1)
+    epochs: int = Field(30, ge=1)
+    batch_size: int = Field(64, ge=1)
+    learning_rate: float = Field(0.005, gt=0)
+    validation_split: float = Field(0.2, gt=0, lt=0.5)
+    patience: int = Field(4, ge=1)
 
 
 class DetectorConfig(BaseModel):
@@ -33,6 +46,7 @@ class DetectorConfig(BaseModel):
     min_train_points: int = Field(100, ge=10)
     seed: int = 0
     iforest: IForestParams = Field(default_factory=IForestParams)
+    lstm: LSTMParams = Field(default_factory=LSTMParams)
 
     @model_validator(mode="after")
     def _weights_name_components(self) -> DetectorConfig:

@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from detector.calibration import EmpiricalCalibrator
 from detector.config import DetectorConfig
 from detector.errors import DetectorError, InsufficientDataError
 from detector.iforest import IForestComponent
@@ -29,7 +30,13 @@ class Component(Protocol):
 def build_component(name: str, config: DetectorConfig) -> Component:
     if name == "iforest":
         return IForestComponent(config.iforest, config.contamination, config.seed)
-    raise DetectorError(f"component {name!r} is not available in this build")
+    from detector.lstm import LSTMAutoencoder, LSTMForecaster  # imports Keras lazily
+
+    if name == "lstm_forecaster":
+        return LSTMForecaster(config.lstm, config.sequence_length, config.seed)
+    if name == "lstm_autoencoder":
+        return LSTMAutoencoder(config.lstm, config.sequence_length, config.seed)
+    raise DetectorError(f"unknown detector component {name!r}")
 
 
 class EnsembleDetector:
@@ -70,13 +77,18 @@ class EnsembleDetector:
             )
         self.n_features = X.shape[1]
         self.components = {n: build_component(n, self.config) for n in self.config.components}
-        for component in self.components.values():
-            component.fit(X)
+        self._fit_components(X)
         self.weights_ = self._weights()
         self.center_ = np.median(X, axis=0)
         self.lower_ = np.quantile(X, 0.005, axis=0)
         self.upper_ = np.quantile(X, 0.995, axis=0)
-        train_scores = self._combine({n: c.score(X) for n, c in self.components.items()})
+        parts = {n: c.score(X) for n, c in self.components.items()}
+        # A mean of calibrated scores is no longer a CDF: calibrate the ensemble again,
+        # so that the threshold keeps meaning "this rare on normal data".
+        self.ensemble_calibrator_: EmpiricalCalibrator | None = None
+        if len(parts) > 1:
+            self.ensemble_calibrator_ = EmpiricalCalibrator().fit(self._combine(parts))
+        train_scores = self._final(parts)
         self.threshold_ = 1.0 - self.config.contamination
         self.training_summary: dict[str, float | int] = {
             "n_points": int(len(X)),
@@ -85,6 +97,28 @@ class EnsembleDetector:
             "train_score_p99": float(np.quantile(train_scores, 0.99)),
         }
         return self
+
+    def _fit_components(self, X: np.ndarray) -> None:
+        """The Isolation Forest first: its pre-labels keep anomalies out of AE training."""
+        normal = None
+        for name, component in self.components.items():
+            if name == "lstm_autoencoder":
+                if normal is None:
+                    prelabel = IForestComponent(
+                        self.config.iforest, self.config.contamination, self.config.seed
+                    ).fit(X)
+                    normal = prelabel.score(X) < 1.0 - self.config.contamination
+                component.fit(X, normal_mask=normal)  # type: ignore[call-arg]
+            else:
+                component.fit(X)
+                if name == "iforest":
+                    normal = component.score(X) < 1.0 - self.config.contamination
+
+    def _final(self, parts: dict[str, np.ndarray]) -> np.ndarray:
+        combined = self._combine(parts)
+        if self.ensemble_calibrator_ is not None:
+            combined = self.ensemble_calibrator_.transform(combined)
+        return np.clip(combined, 0.0, 1.0)
 
     def _weights(self) -> dict[str, float]:
         if isinstance(self.config.weights, dict):
@@ -101,17 +135,26 @@ class EnsembleDetector:
         if not self.components:
             raise DetectorError("the detector is not fitted")
         X = self._check(X, fitting=False)
-        parts = {n: c.score(X) for n, c in self.components.items()}
-        score = np.clip(self._combine(parts), 0.0, 1.0)
         n = len(X)
+        parts: dict[str, np.ndarray] = {}
+        expected = np.tile(self.center_, (n, 1))
+        lower, upper = np.tile(self.lower_, (n, 1)), np.tile(self.upper_, (n, 1))
+        for name, component in self.components.items():
+            if name == "lstm_forecaster":
+                predicted, parts[name] = component.forecast(X)  # type: ignore[attr-defined]
+                band = component.band_  # type: ignore[attr-defined]
+                expected, lower, upper = predicted, predicted - band, predicted + band
+            else:
+                parts[name] = component.score(X)
+        score = self._final(parts)
         return Detection(
             score=score,
             is_anomaly=score >= self.threshold_,
             threshold=self.threshold_,
             components=parts,
-            expected=np.tile(self.center_, (n, 1)),
-            lower=np.tile(self.lower_, (n, 1)),
-            upper=np.tile(self.upper_, (n, 1)),
+            expected=expected,
+            lower=lower,
+            upper=upper,
         )
 
     # -- persistence -----------------------------------------------------------------
@@ -122,11 +165,19 @@ class EnsembleDetector:
             "config_hash": self.config.config_hash(),
             "training_summary": self.training_summary,
         }
-        return write_artifact(Path(directory), self, manifest)
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        for component in self.components.values():
+            if hasattr(component, "save_extra"):
+                component.save_extra(directory)
+        return write_artifact(directory, self, manifest)
 
     @classmethod
     def load(cls, directory: Path, expected_sha256: str) -> EnsembleDetector:
         state, _manifest = read_artifact(Path(directory), expected_sha256)
         if not isinstance(state, cls):
             raise DetectorError(f"{directory} does not hold an anomwatch detector")
+        for component in state.components.values():
+            if hasattr(component, "load_extra"):
+                component.load_extra(Path(directory))
         return state

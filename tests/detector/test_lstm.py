@@ -1,0 +1,72 @@
+"""LSTM components with tiny networks: alignment, persistence, a spike found."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from detector import DetectorConfig, EnsembleDetector
+
+pytestmark = pytest.mark.slow
+
+TINY = {"units": 4, "epochs": 2, "batch_size": 32, "patience": 1}
+
+
+def series(n: int, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return (np.sin(np.linspace(0, 30, n)) + rng.normal(0, 0.05, n))[:, None]
+
+
+@pytest.fixture(scope="module")
+def ensemble() -> EnsembleDetector:
+    config = DetectorConfig(
+        components=["iforest", "lstm_forecaster", "lstm_autoencoder"],
+        sequence_length=8,
+        lstm=TINY,
+        seed=2,
+    )
+    return EnsembleDetector(config).fit(series(300))
+
+
+def test_every_point_gets_each_components_score(ensemble: EnsembleDetector) -> None:
+    for n in (1, 7, 40):
+        result = ensemble.score(series(n, seed=4))
+        assert result.score.shape == (n,)
+        assert set(result.components) == {"iforest", "lstm_forecaster", "lstm_autoencoder"}
+        assert all(v.shape == (n,) for v in result.components.values())
+        assert result.expected.shape == (n, 1)
+        assert ((result.score >= 0) & (result.score <= 1)).all()
+
+
+def test_context_window_scores_like_the_full_array(ensemble: EnsembleDetector) -> None:
+    data = series(200, seed=6)
+    full = ensemble.score(data).score
+    window = ensemble.score(data[150 - 7 : 170]).score[7:]  # 7 context rows + 20 new
+    assert np.allclose(window, full[150:170], atol=1e-5)
+
+
+def test_spike_is_found(ensemble: EnsembleDetector) -> None:
+    data = series(120, seed=8)
+    data[60] += 4.0
+    result = ensemble.score(data)
+    assert result.is_anomaly[60]
+    assert result.score[60] == result.score.max()
+
+
+def test_keras_files_are_saved_natively_and_verified(
+    ensemble: EnsembleDetector, tmp_path: Path
+) -> None:
+    sha = ensemble.save(tmp_path / "m")
+    names = {p.name for p in (tmp_path / "m").iterdir()}
+    assert {"lstm_forecaster.keras", "lstm_autoencoder.keras", "manifest.json"} <= names
+    loaded = EnsembleDetector.load(tmp_path / "m", sha)
+    data = series(30, seed=9)
+    assert np.allclose(loaded.score(data).score, ensemble.score(data).score, atol=1e-6)
+    keras_file = tmp_path / "m" / "lstm_forecaster.keras"
+    keras_file.write_bytes(keras_file.read_bytes()[:-10])
+    from detector import ModelIntegrityError
+
+    with pytest.raises(ModelIntegrityError):
+        EnsembleDetector.load(tmp_path / "m", sha)
