@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-ComponentName = Literal["iforest", "lstm_forecaster", "lstm_autoencoder"]
+ComponentName = Literal["iforest", "robust_residual", "lstm_forecaster", "lstm_autoencoder"]
 
 
 def _default_components() -> list[ComponentName]:

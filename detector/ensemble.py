@@ -16,6 +16,7 @@ from detector.config import DetectorConfig
 from detector.errors import DetectorError, InsufficientDataError
 from detector.iforest import IForestComponent
 from detector.persistence import read_artifact, write_artifact
+from detector.residual import RobustResidual
 from detector.result import Detection
 
 
@@ -30,6 +31,8 @@ class Component(Protocol):
 def build_component(name: str, config: DetectorConfig) -> Component:
     if name == "iforest":
         return IForestComponent(config.iforest, config.contamination, config.seed)
+    if name == "robust_residual":
+        return RobustResidual(config.sequence_length)
     from detector.lstm import LSTMAutoencoder, LSTMForecaster  # imports Keras lazily
 
     if name == "lstm_forecaster":
