@@ -268,7 +268,7 @@ class SourceReader:
                 stmt, self._binds(since, until)
             )
             for part in result.partitions(chunk_rows):
-                yield self._tidy(pd.DataFrame(part, columns=columns))
+                yield self._tidy(_frame(part, columns))
 
     def read_last(self, before: datetime, k: int, lookback: timedelta) -> Extract:
         """The last k rows of every series with before - lookback < ts <= before."""
@@ -288,10 +288,7 @@ class SourceReader:
 
     def _run(self, stmt: Any, binds: dict[str, Any]) -> Extract:
         with self._database_errors("reading from"), self.engine.connect() as conn:
-            frame = pd.DataFrame(conn.execute(stmt, binds).fetchall())
-        if frame.empty:
-            frame = pd.DataFrame(columns=self._wanted_columns())
-        frame.columns = self._wanted_columns()
+            frame = _frame(conn.execute(stmt, binds).fetchall(), self._wanted_columns())
         return self._tidy(frame)
 
     # -- cleaning ------------------------------------------------------------------
@@ -387,6 +384,11 @@ class SourceReader:
         extract.dropped_nan = count
         extract.notes.append(f"{count} row(s) with NaN/inf values dropped")
         return frame[~missing]
+
+
+def _frame(rows: Any, columns: list[str]) -> pd.DataFrame:
+    """Rows → DataFrame; plain tuples first, as pandas probes Row objects slowly."""
+    return pd.DataFrame.from_records([tuple(r) for r in rows], columns=columns)
 
 
 def _series_keys(raw: pd.DataFrame, columns: list[str]) -> pd.Series:

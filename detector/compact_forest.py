@@ -50,20 +50,26 @@ class CompactForest:
     def score_samples(self, X: np.ndarray) -> np.ndarray:
         """Same as IsolationForest.score_samples: -2^(-E[h(x)] / c(psi))."""
         X32 = np.asarray(X, dtype=np.float32)
-        n_trees = self.left.shape[0]
-        rows = np.arange(n_trees)[:, None]
-        points = np.arange(len(X32))[None, :]
-        node = np.zeros((n_trees, len(X32)), dtype=np.int64)
+        n_trees, width = self.left.shape
+        n = len(X32)
+        if self.normaliser == 0:
+            return -np.ones(n)
+        # flat indices into the (tree, node) arrays: one gather per array and level
+        left, right = self.left.ravel(), self.right.ravel()
+        feature, threshold = self.feature.ravel(), self.threshold.ravel()
+        base = (np.arange(n_trees, dtype=np.int64) * width)[:, None]
+        node = np.broadcast_to(base, (n_trees, n)).copy()
+        univariate = X32.shape[1] == 1
+        column = X32[:, 0][None, :] if univariate else None
+        point = np.arange(n)[None, :]
         for _ in range(self.max_depth + 1):
-            left = self.left[rows, node]
-            inner = left >= 0
+            child_left = left[node]
+            inner = child_left >= 0
             if not inner.any():
                 break
-            values = X32[points, self.feature[rows, node]]
-            go_left = values <= self.threshold[rows, node]
-            step = np.where(go_left, left, self.right[rows, node])
+            values = column if univariate else X32[point, feature[node]]
+            go_left = values <= threshold[node]
+            step = base + np.where(go_left, child_left, right[node])
             node = np.where(inner, step, node)
-        depths = self.leaf_depth[rows, node].astype(np.float64).sum(axis=0)
-        if self.normaliser == 0:
-            return -np.ones(len(X32))
+        depths = self.leaf_depth.ravel()[node].astype(np.float64).sum(axis=0)
         return -(2.0 ** (-depths / self.normaliser))
