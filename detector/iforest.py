@@ -44,5 +44,7 @@ class IForestComponent:
         Z = self.scaler_.transform(X)
         forest = self.calibrator_.transform(-self.forest_.score_samples(Z))
         beyond = np.maximum(Z - self.high_, self.low_ - Z).max(axis=1)
-        guard = np.where(beyond > 0, 1 - (self.contamination / 2) * np.exp(-beyond), 0.0)
+        guard = np.where(
+            beyond > 0, 1 - (self.contamination / 2) * np.exp(-np.maximum(beyond, 0.0)), 0.0
+        )
         return np.maximum(forest, guard)
