@@ -106,9 +106,18 @@ class SeverityPolicy(_Strict):
     )
 
 
+class TargetConfig(_Strict):
+    """A target that only hears of anomalies at or above its own severity."""
+
+    url: str
+    min_severity: Literal["warning", "critical"] = "warning"
+
+
 class NotifyConfig(_Strict):
-    targets: list[str] = Field(
-        default_factory=list, description="apprise URLs; ${ENV_VAR} parts are filled at send time"
+    targets: list[str | TargetConfig] = Field(
+        default_factory=list,
+        description="apprise URLs (or {url, min_severity}); ${ENV_VAR} parts are filled at "
+        "send time",
     )
     min_severity: Literal["warning", "critical"] = "warning"
     max_items: int = Field(10, gt=0, description="events listed in full in one digest")
@@ -130,12 +139,19 @@ class NotifyConfig(_Strict):
 
     @field_validator("targets")
     @classmethod
-    def _known_schemes(cls, targets: list[str]) -> list[str]:
+    def _known_schemes(cls, targets: list[str | TargetConfig]) -> list[str | TargetConfig]:
         from anomwatch.notify.targets import check_target
 
         for target in targets:
-            check_target(target)
+            check_target(target if isinstance(target, str) else target.url)
         return targets
+
+    def target_list(self) -> list[TargetConfig]:
+        """Every target with its severity floor (a plain URL takes the monitor's)."""
+        return [
+            TargetConfig(url=t, min_severity=self.min_severity) if isinstance(t, str) else t
+            for t in self.targets
+        ]
 
 
 class MonitorConfig(_Strict):

@@ -20,6 +20,7 @@ from anomwatch.notify.digest import Digest, render_digest
 from anomwatch.notify.send import SendOutcome, send_digest
 from anomwatch.notify.targets import masked, resolve, target_id
 from anomwatch.settings import Settings
+from anomwatch.store.anomalies import SEVERITY_RANK
 from anomwatch.store.db import Store
 from anomwatch.store.outbox import (
     NoisePolicy,
@@ -44,7 +45,10 @@ class NotifyReport:
 
 
 def configured_targets(monitor: MonitorConfig) -> list[Target]:
-    return [Target(id=target_id(raw), label=masked(raw), raw=raw) for raw in monitor.notify.targets]
+    return [
+        Target(id=target_id(t.url), label=masked(t.url), raw=t.url, min_severity=t.min_severity)
+        for t in monitor.notify.target_list()
+    ]
 
 
 def history_command(monitor: str) -> str:
@@ -78,8 +82,9 @@ def notify_monitor(
 ) -> NotifyReport:
     targets = configured_targets(monitor)
     report = NotifyReport()
+    floors = [t.min_severity for t in targets] or [monitor.notify.min_severity]
     policy = NoisePolicy(
-        min_severity=monitor.notify.min_severity,
+        min_severity=min(floors, key=SEVERITY_RANK.__getitem__),
         repeat_window=monitor.notify.repeat_window,
         max_per_hour=monitor.notify.max_messages_per_hour,
     )
@@ -90,11 +95,20 @@ def notify_monitor(
     if not due:
         return report
     by_id = {t.id: t for t in targets}
-    digests: dict[int, Digest] = {}
-    for pending in due:
-        if pending.digest_id not in digests:
-            rows = digest_anomalies(store, pending.digest_id)
-            digests[pending.digest_id] = render_digest(
+    digests: dict[tuple[int, str], Digest] = {}
+
+    def digest_for(pending: PendingNotification) -> Digest:
+        """The digest as this target sees it: only anomalies at or above its floor."""
+        target = by_id.get(pending.target)
+        floor = SEVERITY_RANK[target.min_severity if target else "warning"]
+        key = (pending.digest_id, target.min_severity if target else "warning")
+        if key not in digests:
+            rows = [
+                r
+                for r in digest_anomalies(store, pending.digest_id)
+                if SEVERITY_RANK[r["severity"]] >= floor
+            ]
+            digests[key] = render_digest(
                 monitor.name,
                 rows,
                 monitor.notify.max_items,
@@ -102,6 +116,8 @@ def notify_monitor(
                 run_url,
                 monitor.notify.event_gap,
             )
+        return digests[key]
+
     with ThreadPoolExecutor(max_workers=min(8, len(due))) as pool:
         futures = [
             pool.submit(
@@ -109,7 +125,7 @@ def notify_monitor(
                 monitor,
                 p,
                 by_id.get(p.target),
-                digests[p.digest_id],
+                digest_for(p),
                 settings.notify_timeout_seconds,
             )
             for p in due

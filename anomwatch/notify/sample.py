@@ -39,7 +39,8 @@ def send_sample_digest(monitor: MonitorConfig, timeout: float) -> Iterator[tuple
         monitor.notify.max_items,
         f"anomwatch anomalies --monitor {monitor.name} --since 24h",
     )
-    for raw in monitor.notify.targets:
+    for target in monitor.notify.target_list():
+        raw = target.url
         label = masked(raw)
         try:
             url = resolve(raw, monitor.name)

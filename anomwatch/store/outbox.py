@@ -26,6 +26,7 @@ class Target:
     id: str  # hash of the configured string
     label: str  # masked, printable
     raw: str  # as configured; may hold ${VAR} references, never resolved secrets
+    min_severity: str = "warning"  # this target hears only of anomalies at least this severe
 
 
 @dataclass(frozen=True)
@@ -112,7 +113,7 @@ def create_digest(
     now = utcnow()
     with store.begin() as conn:
         candidates = conn.execute(
-            select(anomalies.c.id, anomalies.c.series, anomalies.c.ts)
+            select(anomalies.c.id, anomalies.c.series, anomalies.c.ts, anomalies.c.severity)
             .where(
                 anomalies.c.monitor == monitor,
                 anomalies.c.digest_id.is_(None),
@@ -147,6 +148,8 @@ def create_digest(
                 )
             )
         )
+        kept = set(keep)
+        top_rank = max(SEVERITY_RANK[r.severity] for r in candidates if r.id in kept)
         for chunk in range(0, len(keep), 500):
             conn.execute(
                 update(anomalies)
@@ -167,6 +170,7 @@ def create_digest(
                     "next_attempt_at": now,
                 }
                 for t in targets
+                if SEVERITY_RANK[t.min_severity] <= top_rank  # routing by severity
             ],
         )
         return digest_id

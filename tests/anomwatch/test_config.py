@@ -122,3 +122,27 @@ def test_load_monitors_file_errors(tmp_path: Path) -> None:
 def test_example_monitors_file_in_repo_is_valid() -> None:
     parsed = load_monitors(Path(__file__).resolve().parents[2] / "monitors.yaml")
     assert parsed.monitors
+
+
+def test_targets_with_their_own_severity_floor() -> None:
+    m = parse_monitors(
+        {
+            "monitors": [
+                monitor(
+                    notify={
+                        "min_severity": "warning",
+                        "targets": [
+                            "json://127.0.0.1:9/chat",
+                            {"url": "json://127.0.0.1:9/pager", "min_severity": "critical"},
+                        ],
+                    }
+                )
+            ]
+        }
+    ).get("web-cpu")
+    assert [(t.url, t.min_severity) for t in m.notify.target_list()] == [
+        ("json://127.0.0.1:9/chat", "warning"),
+        ("json://127.0.0.1:9/pager", "critical"),
+    ]
+    bad = monitor(notify={"targets": [{"url": "json://x", "min_severity": "page-me"}]})
+    assert "notify.targets" in errors_of({"monitors": [bad]})

@@ -39,8 +39,12 @@ def test_dask_local_cluster_matches_thread_pool(sqlite_databases, tmp_path, monk
 
     dask = Deployment(sqlite_databases, tmp_path / "dask", monkeypatch, [])
     runner = DaskTaskRunner(
-        cluster_kwargs={"n_workers": 2, "threads_per_worker": 1, "processes": True,
-                        "dashboard_address": None}
+        cluster_kwargs={
+            "n_workers": 2,
+            "threads_per_worker": 1,
+            "processes": True,
+            "dashboard_address": None,
+        }
     )
     dask_flow = monitor_tick.with_options(task_runner=runner)
     monkeypatch.setenv("ANOMWATCH_HOME", str(tmp_path / "dask" / "home"))

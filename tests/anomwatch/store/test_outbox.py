@@ -117,3 +117,19 @@ def test_min_severity_filters(store) -> None:
     add(store, "b", 0, "critical")
     digest = create_digest(store, "m", None, TARGETS, NoisePolicy(min_severity="critical"))
     assert [r["series"] for r in digest_anomalies(store, digest)] == ["b"]
+
+
+def test_critical_only_target_is_skipped_for_warning_only_digests(store) -> None:
+    targets = [
+        Target(id="chat", label="chat", raw="json://chat"),
+        Target(id="pager", label="pager", raw="json://pager", min_severity="critical"),
+    ]
+    add(store, "a", 0, "warning")
+    first = create_digest(store, "m", None, targets, NoisePolicy(repeat_window=timedelta(0)))
+    assert [n.target for n in due_notifications(store, "m", utcnow()) if n.digest_id == first] == [
+        "chat"
+    ]
+    add(store, "b", 0, "critical")
+    second = create_digest(store, "m", None, targets, NoisePolicy(repeat_window=timedelta(0)))
+    due = [n.target for n in due_notifications(store, "m", utcnow()) if n.digest_id == second]
+    assert sorted(due) == ["chat", "pager"]
