@@ -233,6 +233,83 @@ def notify_test(monitor: str, monitors: MonitorsOpt = None) -> None:
         raise typer.Exit(1)
 
 
+def _ids_exist(store: Store, ids: list[int]) -> None:
+    from anomwatch.store.feedback import missing_ids
+
+    missing = missing_ids(store, ids)
+    if missing:
+        fail(f"unknown anomaly id(s): {', '.join(map(str, missing))}")
+
+
+@anomalies_app.command("show")
+def show_anomaly(anomaly_id: int) -> None:
+    """Print one anomaly with its component scores and model version."""
+    import json
+
+    from anomwatch.store.feedback import anomaly_detail
+
+    detail = anomaly_detail(_store(_settings()), anomaly_id)
+    if detail is None:
+        fail(f"unknown anomaly id {anomaly_id}")
+        return
+    for key in (
+        "id",
+        "monitor",
+        "series",
+        "ts",
+        "value",
+        "expected",
+        "lower",
+        "upper",
+        "score",
+        "severity",
+        "status",
+        "label",
+        "labelled_by",
+        "suppressed",
+        "notified_at",
+        "model_id",
+        "model_version",
+        "model_trained_at",
+    ):
+        typer.echo(f"{key:18} {'' if detail[key] is None else detail[key]}")
+    for name, score in sorted(json.loads(detail["components"]).items()):
+        typer.echo(f"component {name:8} {score:.6f}")
+
+
+@anomalies_app.command("ack")
+def ack_anomalies(
+    ids: list[int], by: Annotated[str | None, typer.Option(help="who (default: $USER)")] = None
+) -> None:
+    """Acknowledge anomalies (status open → acknowledged)."""
+    import getpass
+
+    from anomwatch.store.feedback import acknowledge
+
+    store = _store(_settings())
+    _ids_exist(store, ids)
+    count = acknowledge(store, ids, by or getpass.getuser())
+    typer.echo(f"{count} anomal{'y' if count == 1 else 'ies'} acknowledged")
+
+
+@anomalies_app.command("label")
+def label_anomalies(
+    ids: list[int],
+    false_positive: Annotated[bool, typer.Option("--false-positive/--true-positive")] = ...,  # type: ignore[assignment]
+    by: Annotated[str | None, typer.Option(help="who (default: $USER)")] = None,
+) -> None:
+    """Label anomalies as true or false positives (feeds threshold tuning)."""
+    import getpass
+
+    from anomwatch.store.feedback import label
+
+    store = _store(_settings())
+    _ids_exist(store, ids)
+    verdict = "false_positive" if false_positive else "true_positive"
+    count = label(store, ids, verdict, by or getpass.getuser())
+    typer.echo(f"{count} anomal{'y' if count == 1 else 'ies'} labelled {verdict}")
+
+
 @app.command()
 def backfill(
     monitor: str,

@@ -21,9 +21,10 @@ def _cell(value: Any) -> str:
 
 
 def write_rows(
-    rows: Iterable[dict[str, Any]], columns: Sequence[str], fmt: str, out: TextIO = sys.stdout
+    rows: Iterable[dict[str, Any]], columns: Sequence[str], fmt: str, out: TextIO | None = None
 ) -> int:
     """Write rows; returns how many. Tables buffer (to align); CSV/JSON stream."""
+    out = out or sys.stdout  # looked up per call: the CLI's stdout may be redirected
     count = 0
     if fmt == "csv":
         writer = csv.writer(out)

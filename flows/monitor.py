@@ -20,6 +20,7 @@ from anomwatch.store.db import Store
 from anomwatch.store.locks import monitor_lock
 from anomwatch.store.runs import (
     RunStats,
+    abandon_stale_runs,
     finish_run,
     record_failed_run,
     register_monitor,
@@ -89,6 +90,7 @@ def run_tick(
     stats = RunStats()
     try:
         with monitor_lock(store, monitor.name, timedelta(seconds=settings.lock_timeout_seconds)):
+            abandon_stale_runs(store, monitor.name, run_id)
             tick = extract_task(monitor, store, until)
             stats.rows_read = tick.rows_read
             result = _process(monitor, settings, store, tick)

@@ -98,3 +98,16 @@ def record_failed_run(store: Store, monitor: str, flow_run_id: str | None, error
     run_id = start_run(store, monitor[:100], flow_run_id)
     finish_run(store, run_id, "failed", RunStats(), error)
     return run_id
+
+
+def abandon_stale_runs(store: Store, monitor: str, current_run_id: int) -> int:
+    """Mark runs left 'running' by a killed process; called while holding the monitor lock."""
+    with store.begin() as conn:
+        result = conn.execute(
+            update(runs)
+            .where(
+                runs.c.monitor == monitor, runs.c.status == "running", runs.c.id != current_run_id
+            )
+            .values(status="abandoned", finished_at=utcnow(), error="the process running it died")
+        )
+        return int(result.rowcount or 0)

@@ -1,0 +1,96 @@
+"""`anomwatch anomalies list/show/ack/label`: real store, real output, exit codes."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+
+import pytest
+from typer.testing import CliRunner
+
+from anomwatch.cli import app
+from anomwatch.store.anomalies import AnomalyRecord, persist_tick, query_anomalies
+from anomwatch.store.runs import register_monitor
+
+runner = CliRunner()
+NOW = datetime.now().replace(microsecond=0)
+
+
+@pytest.fixture
+def filled(store, monkeypatch):  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("ANOMWATCH_STORE_URL", store.url)
+    register_monitor(store, "web", "h")
+    records = [
+        AnomalyRecord(
+            monitor="web",
+            series=f"host=web-{i}",
+            ts=NOW - timedelta(hours=i),
+            value=90.0 + i,
+            expected=40.0,
+            lower=30.0,
+            upper=50.0,
+            score=0.999 - i / 100,
+            components=json.dumps({"iforest": 0.99}),
+            feature_values="{}",
+            severity="critical" if i == 0 else "warning",
+            model_id=None,
+        )
+        for i in range(3)
+    ]
+    persist_tick(store, "web", None, records, {})
+    return store
+
+
+def run(*args: str):  # type: ignore[no-untyped-def]
+    return runner.invoke(app, list(args))
+
+
+def test_list_formats(filled) -> None:
+    table = run("anomalies", "--monitor", "web", "--since", "24h")
+    assert table.exit_code == 0, table.output
+    lines = table.stdout.splitlines()
+    assert lines[0].split()[:3] == ["id", "monitor", "series"]
+    assert "host=web-0" in lines[1]  # newest first
+    as_json = run("anomalies", "list", "--monitor", "web", "--format", "json", "--since", "90m")
+    records = [json.loads(line) for line in as_json.stdout.splitlines() if line.startswith("{")]
+    assert [r["series"] for r in records] == ["host=web-0", "host=web-1"]  # newest first
+    as_csv = run(
+        "anomalies", "list", "--monitor", "web", "--format", "csv", "--severity", "critical"
+    )
+    assert as_csv.stdout.splitlines()[1].split(",")[2] == "host=web-0"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("anomalies", "--monitor", "nope"), "unknown monitor 'nope'; monitors in the store: web"),
+        (("anomalies", "--since", "yesterday"), "--since: invalid time 'yesterday'"),
+        (("anomalies", "--since", "1h", "--until", "2h"), "is before --since"),
+        (("anomalies", "show", "999"), "unknown anomaly id 999"),
+        (("anomalies", "ack", "1", "999"), "unknown anomaly id(s): 999"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_code_2(filled, args, message) -> None:
+    result = run(*args)
+    assert result.exit_code == 2
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_show_ack_and_label(filled) -> None:
+    first = min(r["id"] for r in query_anomalies(filled, monitor="web"))
+    shown = run("anomalies", "show", str(first))
+    assert shown.exit_code == 0
+    assert "series             host=web-0" in shown.output
+    assert "component iforest  0.990000" in shown.output
+    assert "1 anomaly acknowledged" in run("anomalies", "ack", str(first), "--by", "ana").output
+    labelled = run("anomalies", "label", str(first + 1), "--false-positive", "--by", "bo")
+    assert "1 anomaly labelled false_positive" in labelled.output
+    by_id = {r["id"]: r for r in query_anomalies(filled, monitor="web")}
+    assert (by_id[first]["status"], by_id[first]["labelled_by"]) == ("acknowledged", "ana")
+    assert (by_id[first + 1]["status"], by_id[first + 1]["label"]) == (
+        "false_positive",
+        "false_positive",
+    )
+    open_only = run("anomalies", "--monitor", "web", "--status", "open", "--format", "csv")
+    assert len(open_only.stdout.strip().splitlines()) == 2  # header + the one still open
