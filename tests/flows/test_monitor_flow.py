@@ -214,3 +214,26 @@ def test_empty_source_records_cold_start_not_an_error(sqlite_databases, tmp_path
     assert result["cold_start"] == ["host=a,metric=cpu", "host=b,metric=cpu"]
     assert get_watermarks(dep.store, "hosts") == {}
     dep.store.dispose()
+
+
+def test_overlapping_run_is_skipped_with_a_clear_message(sqlite_databases, tmp_path, monkeypatch):
+    from anomwatch.store.locks import acquire, release
+
+    dep = Deployment(sqlite_databases, tmp_path, monkeypatch, [])
+    write_rows(dep.source_url, rows(T0 - timedelta(days=2), T0 + timedelta(hours=1) + STEP))
+    dep.tick(T0)
+    acquire(dep.store, "hosts", "other-worker:42", timedelta(minutes=10))
+    skipped = dep.tick(T0 + timedelta(hours=1))
+    assert skipped["status"] == "skipped"
+    assert "monitor 'hosts' is already running since" in skipped["error"]
+    assert "other-worker:42" in skipped["error"]
+    assert get_watermarks(dep.store, "hosts")["host=a,metric=cpu"] == T0  # did nothing
+    release(dep.store, "hosts", "other-worker:42")
+    done = dep.tick(T0 + timedelta(hours=1))
+    assert done["status"] == "succeeded" and done["new_anomalies"] >= 1
+    assert [r["status"] for r in list_runs(dep.store, "hosts")] == [
+        "succeeded",
+        "skipped",
+        "succeeded",
+    ][::-1]
+    dep.store.dispose()
