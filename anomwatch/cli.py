@@ -14,13 +14,27 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from typer.core import TyperGroup
 
 from anomwatch.durations import parse_time, utcnow
 from anomwatch.errors import AnomwatchError
 from anomwatch.settings import Settings
 from anomwatch.store.db import Store
 
+
+class _Commands(TyperGroup):
+    """Expected errors become one `error:` line and exit code 2, never a traceback."""
+
+    def invoke(self, ctx: typer.Context) -> object:  # type: ignore[override]
+        try:
+            return super().invoke(ctx)
+        except AnomwatchError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from None
+
+
 app = typer.Typer(
+    cls=_Commands,
     help="Scheduled anomaly detection for metrics in SQL databases.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -308,6 +322,49 @@ def label_anomalies(
     verdict = "false_positive" if false_positive else "true_positive"
     count = label(store, ids, verdict, by or getpass.getuser())
     typer.echo(f"{count} anomal{'y' if count == 1 else 'ies'} labelled {verdict}")
+
+
+@anomalies_app.command("tune")
+def tune_anomalies(
+    monitor: str,
+    min_labels: Annotated[int, typer.Option(help="labels needed before tuning")] = 20,
+    by: Annotated[str | None, typer.Option(help="who (default: $USER)")] = None,
+) -> None:
+    """Re-choose MONITOR's score threshold from feedback labels (F1-optimal); later ticks use it."""
+    import getpass
+
+    from anomwatch.store.tuning import tune_threshold
+
+    result = tune_threshold(_store(_settings()), monitor, by or getpass.getuser(), min_labels)
+    before = "the detector's own" if result.previous is None else f"{result.previous:.6f}"
+    typer.echo(
+        f"monitor {monitor}: minimum score {before} -> {result.threshold:.6f} "
+        f"(from {result.n_labels} labels: precision {result.precision:.2f}, "
+        f"recall {result.recall:.2f} on labelled anomalies)"
+    )
+
+
+@app.command()
+def report(
+    monitor: Annotated[str, typer.Option(help="monitor name")],
+    since: Annotated[str, typer.Option(help="ISO time or duration ago")] = "7d",
+    until: Annotated[str | None, typer.Option(help="ISO time or duration ago")] = None,
+    out: Annotated[Path, typer.Option(help="HTML file to write")] = Path("report.html"),
+) -> None:
+    """Write a self-contained HTML report of MONITOR's anomalies."""
+    from anomwatch.report import write_report
+    from anomwatch.store.runs import known_monitors
+
+    start = _parse_time_opt(since, "since")
+    end = _parse_time_opt(until, "until") or utcnow()
+    assert start is not None
+    if end < start:
+        fail("--until is before --since")
+    store = _store(_settings())
+    if monitor not in (names := known_monitors(store)):
+        fail(f"unknown monitor {monitor!r}; monitors in the store: {', '.join(names) or '(none)'}")
+    path = write_report(store, monitor, start, end, out)
+    typer.echo(f"report written to {path} ({path.stat().st_size:,} bytes)")
 
 
 @app.command()

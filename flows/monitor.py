@@ -65,7 +65,8 @@ def _process(
     """
     batches = tick.batches(monitor.batch_size)
     futures = [
-        batch_task.submit(monitor, store.url, settings.models_dir, batch) for batch in batches
+        batch_task.submit(monitor, store.url, settings.models_dir, batch, tick.min_score)
+        for batch in batches
     ]
     results = []
     for batch, future in zip(batches, futures, strict=True):

@@ -27,12 +27,16 @@ class BatchResult:
 
 
 def process_batch(
-    monitor: MonitorConfig, store_url: str, models_root: Path, batch: list[SeriesWork]
+    monitor: MonitorConfig,
+    store_url: str,
+    models_root: Path,
+    batch: list[SeriesWork],
+    min_score: float | None = None,
 ) -> BatchResult:
     store = Store(store_url)
     try:
         models = fit_or_reuse(monitor, store, models_root, batch)
-        scored = score_batch(monitor, models, batch)
+        scored = score_batch(monitor, models, batch, min_score)
     finally:
         store.dispose()
     return BatchResult(

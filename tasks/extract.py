@@ -18,6 +18,7 @@ from anomwatch.source import SERIES_COLUMN, TS_COLUMN, SourceReader
 from anomwatch.store.anomalies import get_watermarks
 from anomwatch.store.db import Store
 from anomwatch.store.models_registry import ModelRecord, active_models
+from anomwatch.store.tuning import active_threshold
 from tasks.base import pipeline_task, retry_if_transient
 
 
@@ -47,6 +48,7 @@ class SeriesWork:
 class TickData:
     until: datetime
     work: dict[str, SeriesWork]
+    min_score: float | None = None  # threshold tuned from feedback labels, if any
     rows_read: int = 0
     notes: list[str] = field(default_factory=list)
 
@@ -142,7 +144,13 @@ def extract_rows(monitor: MonitorConfig, store: Store, until: datetime) -> TickD
             ctx = item.rows[item.rows[TS_COLUMN] <= mark].tail(k)
             item.rows = pd.concat([ctx, item.rows[item.rows[TS_COLUMN] > mark]], ignore_index=True)
         work[s] = item
-    return TickData(until=until, work=work, rows_read=rows_read, notes=notes)
+    return TickData(
+        until=until,
+        work=work,
+        min_score=active_threshold(store, monitor.name),
+        rows_read=rows_read,
+        notes=notes,
+    )
 
 
 extract_task = pipeline_task(

@@ -57,7 +57,11 @@ def _finite(value: float) -> float | None:
 
 
 def score_series(
-    monitor: MonitorConfig, item: SeriesWork, loaded: LoadedModel, out: ScoredBatch
+    monitor: MonitorConfig,
+    item: SeriesWork,
+    loaded: LoadedModel,
+    out: ScoredBatch,
+    min_score: float | None = None,
 ) -> None:
     new = item.new_rows()
     if new.empty:
@@ -68,11 +72,14 @@ def score_series(
     detection = loaded.detector.score(frame[values].to_numpy(float))
     out.points_scored += len(new)
     out.marks[item.series] = new[TS_COLUMN].iloc[-1].to_pydatetime()
-    flagged = np.flatnonzero(detection.is_anomaly[n_ctx:]) + n_ctx
+    is_anomaly = detection.is_anomaly
+    if min_score is not None:  # a threshold tuned from feedback labels narrows the flags
+        is_anomaly = is_anomaly & (detection.score >= min_score)
+    flagged = np.flatnonzero(is_anomaly[n_ctx:]) + n_ctx
     if len(flagged):
         out.per_series[item.series] = SeriesScores(
             frame=frame,
-            is_anomaly=detection.is_anomaly,
+            is_anomaly=is_anomaly,
             expected=detection.expected,
             lower=detection.lower,
             upper=detection.upper,
@@ -101,7 +108,12 @@ def score_series(
         )
 
 
-def score_batch(monitor: MonitorConfig, models: ModelSet, batch: list[SeriesWork]) -> ScoredBatch:
+def score_batch(
+    monitor: MonitorConfig,
+    models: ModelSet,
+    batch: list[SeriesWork],
+    min_score: float | None = None,
+) -> ScoredBatch:
     """Score each series on its own; one failing series does not stop the others."""
     out = ScoredBatch(marks=dict(models.baseline_marks))
     for item in batch:
@@ -109,7 +121,7 @@ def score_batch(monitor: MonitorConfig, models: ModelSet, batch: list[SeriesWork
         if loaded is None or item.watermark is None:
             continue  # cold start, error, or just trained on its history (its baseline)
         try:
-            score_series(monitor, item, loaded, out)
+            score_series(monitor, item, loaded, out, min_score)
         except DetectorError as exc:
             out.errors[item.series] = f"scoring failed: {exc}"
             out.marks.pop(item.series, None)

@@ -188,6 +188,20 @@ snoozes = Table(
     Index("ix_snoozes_monitor_until", "monitor", "until"),
 )
 
+thresholds = Table(
+    "thresholds",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("monitor", String(MONITOR_LEN), nullable=False),
+    Column("threshold", Float, nullable=False),
+    Column("n_labels", Integer, nullable=False),
+    Column("precision", Float, nullable=False),
+    Column("recall", Float, nullable=False),
+    Column("chosen_by", String(100), nullable=False),
+    Column("chosen_at", Timestamp, nullable=False),
+    Index("ix_thresholds_monitor", "monitor", "chosen_at"),
+)
+
 locks = Table(
     "locks",
     metadata,

@@ -94,3 +94,33 @@ def test_show_ack_and_label(filled) -> None:
     )
     open_only = run("anomalies", "--monitor", "web", "--status", "open", "--format", "csv")
     assert len(open_only.stdout.strip().splitlines()) == 2  # header + the one still open
+
+
+def test_report_is_one_self_contained_html_file(filled, tmp_path) -> None:
+    first = min(r["id"] for r in query_anomalies(filled, monitor="web"))
+    run("anomalies", "label", str(first), "--true-positive")
+    run("anomalies", "label", str(first + 1), "--false-positive")
+    out = tmp_path / "r.html"
+    result = run("report", "--monitor", "web", "--since", "7d", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    page = out.read_text()
+    for section in ("Per day", "Per series", "Top 3 anomalies", "Feedback", "Models"):
+        assert f"<h2>{section}</h2>" in page
+    assert "data:image/png;base64," in page and "http" not in page
+    assert "2 labelled: 1 true positives, 1 false positives; precision from feedback: 0.50" in page
+    assert run("report", "--monitor", "nope").exit_code == 2
+
+
+def test_tune_chooses_the_f1_optimal_threshold_from_labels(filled) -> None:
+    from anomwatch.store.tuning import active_threshold
+
+    by_score = sorted(query_anomalies(filled, monitor="web"), key=lambda r: -r["score"])
+    assert run("anomalies", "tune", "web", "--min-labels", "3").exit_code == 2  # no labels yet
+    run("anomalies", "label", str(by_score[0]["id"]), str(by_score[1]["id"]), "--true-positive")
+    run("anomalies", "label", str(by_score[2]["id"]), "--false-positive")
+    result = run("anomalies", "tune", "web", "--min-labels", "3")
+    assert result.exit_code == 0, result.output
+    assert "precision 1.00, recall 1.00" in result.output
+    threshold = active_threshold(filled, "web")
+    assert threshold is not None
+    assert by_score[2]["score"] < threshold <= by_score[1]["score"]

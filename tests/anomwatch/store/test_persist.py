@@ -97,3 +97,27 @@ def test_expired_lock_is_taken_over(store) -> None:
     acquire(store, "m1", "crashed-run", timedelta(seconds=-1))
     with monitor_lock(store, "m1", timedelta(minutes=5)) as holder:
         assert holder != "crashed-run"
+
+
+def test_daily_counts_view_for_bi_tools(store) -> None:
+    from sqlalchemy import text
+
+    persist_tick(
+        store,
+        "m1",
+        None,
+        [record("a", 0), record("a", 5, 0.9999, "critical"), record("b", 24 * 60)],
+        {},
+    )
+    with store.engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT series, day, anomalies, critical, max_score FROM anomaly_daily_counts "
+                "WHERE monitor = 'm1' ORDER BY series, day"
+            )
+        ).all()
+    assert [(r.series, str(r.day)[:10], r.anomalies, r.critical) for r in rows] == [
+        ("a", "2026-11-20", 2, 1),
+        ("b", "2026-11-21", 1, 0),
+    ]
+    assert rows[0].max_score == 0.9999
