@@ -67,6 +67,21 @@ ANOMALY_COLUMNS = [
     "status",
 ]
 
+# The filters of `anomalies` and `anomalies list` (the same command under two names).
+MonitorFilter = Annotated[str | None, typer.Option("--monitor", help="monitor name")]
+SinceFilter = Annotated[
+    str | None, typer.Option("--since", help="ISO time or duration ago, e.g. 24h")
+]
+UntilFilter = Annotated[str | None, typer.Option("--until", help="ISO time or duration ago")]
+SeriesFilter = Annotated[str | None, typer.Option("--series", help="exact series or glob (web-*)")]
+MinScoreFilter = Annotated[float | None, typer.Option("--min-score", help="minimum score")]
+SeverityFilter = Annotated[str | None, typer.Option("--severity", help="minimum severity")]
+StatusFilter = Annotated[
+    str | None, typer.Option("--status", help="open/acknowledged/false_positive")
+]
+LimitOpt = Annotated[int | None, typer.Option("--limit", help="at most this many rows")]
+FormatOpt = Annotated[Format, typer.Option("--format", help="table, csv or json")]
+
 MonitorsOpt = Annotated[
     Path | None, typer.Option("--monitors", "-m", help="monitors.yaml (default: settings)")
 ]
@@ -155,6 +170,14 @@ def serve(monitors: MonitorsOpt = None) -> None:
     prefect_serve(*deployments, pause_on_shutdown=False)
 
 
+def _require_known_monitor(store: Store, monitor: str) -> None:
+    from anomwatch.store.runs import known_monitors
+
+    names = known_monitors(store)
+    if monitor not in names:
+        fail(f"unknown monitor {monitor!r}; monitors in the store: {', '.join(names) or '(none)'}")
+
+
 def _parse_time_opt(value: str | None, name: str) -> datetime | None:
     if value is None:
         return None
@@ -168,15 +191,15 @@ def _parse_time_opt(value: str | None, name: str) -> datetime | None:
 @anomalies_app.callback()
 def anomalies_default(
     ctx: typer.Context,
-    monitor: Annotated[str | None, typer.Option(help="monitor name")] = None,
-    since: Annotated[str | None, typer.Option(help="ISO time or duration ago, e.g. 24h")] = None,
-    until: Annotated[str | None, typer.Option(help="ISO time or duration ago")] = None,
-    series: Annotated[str | None, typer.Option(help="exact series or glob (web-*)")] = None,
-    min_score: Annotated[float | None, typer.Option(help="minimum score")] = None,
-    severity: Annotated[str | None, typer.Option(help="minimum severity")] = None,
-    status: Annotated[str | None, typer.Option(help="open/acknowledged/false_positive")] = None,
-    limit: Annotated[int | None, typer.Option(help="at most this many rows")] = None,
-    fmt: Annotated[Format, typer.Option("--format", help="table, csv or json")] = Format.table,
+    monitor: MonitorFilter = None,
+    since: SinceFilter = None,
+    until: UntilFilter = None,
+    series: SeriesFilter = None,
+    min_score: MinScoreFilter = None,
+    severity: SeverityFilter = None,
+    status: StatusFilter = None,
+    limit: LimitOpt = None,
+    fmt: FormatOpt = Format.table,
 ) -> None:
     """List stored anomalies, newest first (same as `anomalies list`)."""
     if ctx.invoked_subcommand is not None:
@@ -186,20 +209,19 @@ def anomalies_default(
 
 @anomalies_app.command("list")
 def list_anomalies(
-    monitor: Annotated[str | None, typer.Option(help="monitor name")] = None,
-    since: Annotated[str | None, typer.Option(help="ISO time or duration ago, e.g. 24h")] = None,
-    until: Annotated[str | None, typer.Option(help="ISO time or duration ago")] = None,
-    series: Annotated[str | None, typer.Option(help="exact series or glob (web-*)")] = None,
-    min_score: Annotated[float | None, typer.Option(help="minimum score")] = None,
-    severity: Annotated[str | None, typer.Option(help="minimum severity")] = None,
-    status: Annotated[str | None, typer.Option(help="open/acknowledged/false_positive")] = None,
-    limit: Annotated[int | None, typer.Option(help="at most this many rows")] = None,
-    fmt: Annotated[Format, typer.Option("--format", help="table, csv or json")] = Format.table,
+    monitor: MonitorFilter = None,
+    since: SinceFilter = None,
+    until: UntilFilter = None,
+    series: SeriesFilter = None,
+    min_score: MinScoreFilter = None,
+    severity: SeverityFilter = None,
+    status: StatusFilter = None,
+    limit: LimitOpt = None,
+    fmt: FormatOpt = Format.table,
 ) -> None:
     """List stored anomalies, newest first."""
     from anomwatch.output import write_rows
     from anomwatch.store.anomalies import SEVERITY_RANK, query_anomalies
-    from anomwatch.store.runs import known_monitors
 
     start = _parse_time_opt(since, "since")
     end = _parse_time_opt(until, "until")
@@ -208,8 +230,8 @@ def list_anomalies(
     if severity is not None and severity not in SEVERITY_RANK:
         fail(f"--severity must be one of {', '.join(SEVERITY_RANK)}")
     store = _store(_settings())
-    if monitor is not None and monitor not in (names := known_monitors(store)):
-        fail(f"unknown monitor {monitor!r}; monitors in the store: {', '.join(names) or '(none)'}")
+    if monitor is not None:
+        _require_known_monitor(store, monitor)
     rows = query_anomalies(
         store,
         monitor=monitor,
@@ -266,18 +288,7 @@ def show_anomaly(anomaly_id: int) -> None:
     if detail is None:
         fail(f"unknown anomaly id {anomaly_id}")
         return
-    for key in (
-        "id",
-        "monitor",
-        "series",
-        "ts",
-        "value",
-        "expected",
-        "lower",
-        "upper",
-        "score",
-        "severity",
-        "status",
+    extra = [
         "label",
         "labelled_by",
         "suppressed",
@@ -285,7 +296,8 @@ def show_anomaly(anomaly_id: int) -> None:
         "model_id",
         "model_version",
         "model_trained_at",
-    ):
+    ]
+    for key in [*ANOMALY_COLUMNS, *extra]:
         typer.echo(f"{key:18} {'' if detail[key] is None else detail[key]}")
     for name, score in sorted(json.loads(detail["components"]).items()):
         typer.echo(f"component {name:8} {score:.6f}")
@@ -353,7 +365,6 @@ def report(
 ) -> None:
     """Write a self-contained HTML report of MONITOR's anomalies."""
     from anomwatch.report import write_report
-    from anomwatch.store.runs import known_monitors
 
     start = _parse_time_opt(since, "since")
     end = _parse_time_opt(until, "until") or utcnow()
@@ -361,8 +372,7 @@ def report(
     if end < start:
         fail("--until is before --since")
     store = _store(_settings())
-    if monitor not in (names := known_monitors(store)):
-        fail(f"unknown monitor {monitor!r}; monitors in the store: {', '.join(names) or '(none)'}")
+    _require_known_monitor(store, monitor)
     path = write_report(store, monitor, start, end, out)
     typer.echo(f"report written to {path} ({path.stat().st_size:,} bytes)")
 

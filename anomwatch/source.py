@@ -39,7 +39,7 @@ from sqlalchemy.sql.sqltypes import NullType
 
 from anomwatch.config import MonitorConfig
 from anomwatch.errors import SourceError, SourceUnavailableError
-from anomwatch.store.db import make_engine, mask_url
+from anomwatch.store.db import first_line, make_engine, mask_url
 
 SERIES_COLUMN = "series"
 TS_COLUMN = "ts"
@@ -136,10 +136,10 @@ class SourceReader:
         except OperationalError as exc:
             raise SourceUnavailableError(
                 f"monitor {self.monitor.name!r}: {doing} {self.masked_url} failed "
-                f"(unreachable or timed out): {_first_line(exc)}"
+                f"(unreachable or timed out): {first_line(exc)}"
             ) from exc
         except SQLAlchemyError as exc:
-            raise self._error(f"{doing} {self.masked_url} failed: {_first_line(exc)}") from exc
+            raise self._error(f"{doing} {self.masked_url} failed: {first_line(exc)}") from exc
 
     def _wanted_columns(self) -> list[str]:
         return [self.config.timestamp, *self.config.series, *self.config.values]
@@ -415,8 +415,3 @@ def _is_decimal(python_type: type) -> bool:
     import decimal
 
     return issubclass(python_type, decimal.Decimal)
-
-
-def _first_line(exc: BaseException) -> str:
-    text_ = str(getattr(exc, "orig", None) or exc).strip()
-    return text_.splitlines()[0] if text_ else type(exc).__name__

@@ -66,7 +66,7 @@ class Store:
                 yield conn
         except SQLAlchemyError as exc:
             raise StoreError(
-                f"store {self.masked_url}: {type(exc).__name__}: {_first_line(exc)}"
+                f"store {self.masked_url}: {type(exc).__name__}: {first_line(exc)}"
             ) from exc
 
     def _alembic_config(self) -> Config:
@@ -94,7 +94,7 @@ class Store:
             with self.engine.connect() as conn:
                 return MigrationContext.configure(conn).get_current_revision()
         except SQLAlchemyError as exc:
-            raise StoreError(f"store {self.masked_url} is unreachable: {_first_line(exc)}") from exc
+            raise StoreError(f"store {self.masked_url} is unreachable: {first_line(exc)}") from exc
 
     def head_revision(self) -> str | None:
         return ScriptDirectory.from_config(self._alembic_config()).get_current_head()
@@ -111,7 +111,8 @@ class Store:
         self.engine.dispose()
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
+    """The first line of a database error (the driver's message, without SQL or params)."""
     text = str(getattr(exc, "orig", None) or exc)
     return text.strip().splitlines()[0] if text.strip() else type(exc).__name__
 
