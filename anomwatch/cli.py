@@ -11,7 +11,7 @@ import sys
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from typer.core import TyperGroup
@@ -278,13 +278,27 @@ def _ids_exist(store: Store, ids: list[int]) -> None:
 
 
 @anomalies_app.command("show")
-def show_anomaly(anomaly_id: int) -> None:
-    """Print one anomaly with its component scores and model version."""
+def show_anomaly(
+    anomaly_id: int,
+    monitors: MonitorsOpt = None,
+    out: Annotated[
+        Path | None, typer.Option(help="PNG to write (default: plots/<monitor>/anomaly-ID.png)")
+    ] = None,
+    before: Annotated[int, typer.Option(help="source rows up to the anomaly")] = 48,
+    after: Annotated[int, typer.Option(help="source rows after the anomaly")] = 24,
+) -> None:
+    """Print one anomaly (component scores, model version) and plot its series around it.
+
+    The plot reads the monitor's source database; when that is not possible the
+    record is still printed, with the reason there is no plot (exit code 0).
+    """
     import json
 
     from anomwatch.store.feedback import anomaly_detail
 
-    detail = anomaly_detail(_store(_settings()), anomaly_id)
+    settings = _settings(monitors)
+    store = _store(settings)
+    detail = anomaly_detail(store, anomaly_id)
     if detail is None:
         fail(f"unknown anomaly id {anomaly_id}")
         return
@@ -301,6 +315,52 @@ def show_anomaly(anomaly_id: int) -> None:
         typer.echo(f"{key:18} {'' if detail[key] is None else detail[key]}")
     for name, score in sorted(json.loads(detail["components"]).items()):
         typer.echo(f"component {name:8} {score:.6f}")
+    path = out or settings.plots_dir / detail["monitor"] / f"anomaly-{anomaly_id}.png"
+    typer.echo(f"{'plot':18} {_plot_anomaly(settings, store, detail, path, before, after)}")
+
+
+def _plot_anomaly(
+    settings: Settings, store: Store, detail: dict[str, Any], path: Path, before: int, after: int
+) -> str:
+    """Write the PNG; returns what to print: its path, or why there is no plot."""
+    from dataclasses import replace
+
+    from anomwatch.anomaly_plot import model_band, plot_window, read_window, stored_band
+    from anomwatch.config import load_monitors
+    from anomwatch.store.anomalies import query_anomalies
+    from detector import DetectorError
+
+    try:
+        config = load_monitors(settings.monitors_file).get(detail["monitor"])
+        frame = read_window(config, detail["series"], detail["ts"], before, after)
+    except (AnomwatchError, ValueError) as exc:
+        return f"none: the source cannot be read ({exc})"
+    if frame.empty:
+        return "none: the source has no rows of this series around the anomaly"
+    start, end = frame["ts"].iloc[0].to_pydatetime(), frame["ts"].iloc[-1].to_pydatetime()
+    stored = [
+        r
+        for r in query_anomalies(store, monitor=detail["monitor"], since=start, until=end)
+        if r["series"] == detail["series"]
+    ]
+    band = stored_band(frame, stored)
+    if detail["model_artifact_path"]:
+        try:
+            band = model_band(
+                frame,
+                config.source.values,
+                detail["model_artifact_path"],
+                detail["model_sha256"],
+                detail["model_version"],
+            )
+        except (DetectorError, OSError) as exc:  # file gone or refused: keep the stored band
+            band = replace(band, origin=f"{band.origin}; model file not used: {exc}")
+    others = [r["ts"] for r in stored if r["id"] != detail["id"]]
+    plot_window(frame, config.source.values[0], detail, others, band, path)
+    return (
+        f"{path} ({len(frame)} source rows {start:%Y-%m-%d %H:%M} to {end:%H:%M}; "
+        f"band: {band.origin})"
+    )
 
 
 @anomalies_app.command("ack")

@@ -54,6 +54,8 @@ def anomaly_detail(store: Store, anomaly_id: int) -> dict[str, Any] | None:
                     models.c.trained_at.label("model_trained_at"),
                     models.c.train_start.label("model_train_start"),
                     models.c.train_end.label("model_train_end"),
+                    models.c.artifact_path.label("model_artifact_path"),
+                    models.c.sha256.label("model_sha256"),
                 )
                 .select_from(anomalies.outerjoin(models, models.c.id == anomalies.c.model_id))
                 .where(anomalies.c.id == anomaly_id)
