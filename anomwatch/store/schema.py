@@ -202,6 +202,27 @@ thresholds = Table(
     Index("ix_thresholds_monitor", "monitor", "chosen_at"),
 )
 
+# Supervised filters trained on feedback labels (`anomalies tune --classifier`):
+# predicted false positives of later ticks are stored with suppressed='classifier'.
+classifiers = Table(
+    "classifiers",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("monitor", String(MONITOR_LEN), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("features", Text, nullable=False),  # JSON list, the column order of the model
+    Column("n_labels", Integer, nullable=False),
+    Column("artifact_path", String(1000), nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("metrics", Text, nullable=False),  # JSON: cross-validated precision/recall, counts
+    Column("trained_by", String(100), nullable=False),
+    Column("trained_at", Timestamp, nullable=False),
+    Column("active", Boolean, nullable=False, default=True),
+    UniqueConstraint("monitor", "version"),
+    Index("ix_classifiers_monitor_active", "monitor", "active"),
+)
+
 locks = Table(
     "locks",
     metadata,
