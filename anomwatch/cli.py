@@ -396,24 +396,66 @@ def label_anomalies(
     typer.echo(f"{count} anomal{'y' if count == 1 else 'ies'} labelled {verdict}")
 
 
+class ClassifierKind(StrEnum):
+    tree = "tree"
+    gradient_boosting = "gradient-boosting"
+
+
 @anomalies_app.command("tune")
 def tune_anomalies(
     monitor: str,
     min_labels: Annotated[int, typer.Option(help="labels needed before tuning")] = 20,
+    classifier: Annotated[
+        ClassifierKind | None,
+        typer.Option(help="also train a classifier on the component scores"),
+    ] = None,
     by: Annotated[str | None, typer.Option(help="who (default: $USER)")] = None,
 ) -> None:
-    """Re-choose MONITOR's score threshold from feedback labels (F1-optimal); later ticks use it."""
+    """Re-choose MONITOR's score threshold from feedback labels (F1-optimal); later ticks use it.
+
+    With --classifier, also fit a decision tree or gradient boosting model on the
+    labelled anomalies' component scores; later ticks store the points it predicts
+    to be false positives with suppressed=classifier (kept, never notified).
+    """
     import getpass
 
-    from anomwatch.store.tuning import tune_threshold
+    from anomwatch.store.tuning import Setting, tune_threshold
 
-    result = tune_threshold(_store(_settings()), monitor, by or getpass.getuser(), min_labels)
-    before = "the detector's own" if result.previous is None else f"{result.previous:.6f}"
-    typer.echo(
-        f"monitor {monitor}: minimum score {before} -> {result.threshold:.6f} "
-        f"(from {result.n_labels} labels: precision {result.precision:.2f}, "
-        f"recall {result.recall:.2f} on labelled anomalies)"
+    settings = _settings()
+    store = _store(settings)
+    _require_known_monitor(store, monitor)
+    result = tune_threshold(
+        store,
+        monitor,
+        by or getpass.getuser(),
+        min_labels,
+        classifier.value if classifier else None,
+        settings.models_dir,
     )
+
+    def threshold(s: Setting) -> str:
+        return "detector's own" if s.threshold is None else f"{s.threshold:.6f}"
+
+    typer.echo(
+        f"monitor {monitor}: retrained from {result.n_labels} labels ({result.n_true} true "
+        f"positives, {result.n_labels - result.n_true} false positives)"
+    )
+    b, a = result.before, result.after
+    rows = [
+        ("", "before", "after"),
+        ("minimum score", threshold(b), threshold(a)),
+        ("classifier", b.classifier or "none", a.classifier or "none"),
+        ("labelled flagged", str(b.kept), str(a.kept)),
+        ("precision", f"{b.precision:.2f}", f"{a.precision:.2f}"),
+        ("recall", f"{b.recall:.2f}", f"{a.recall:.2f}"),
+    ]
+    for name, before, after in rows:
+        typer.echo(f"  {name:17} {before:22} {after}")
+    if classifier:
+        typer.echo(
+            "  (the classifier's after figures are cross-validated: each label predicted "
+            "by a model not fitted to it)"
+        )
 
 
 @app.command()

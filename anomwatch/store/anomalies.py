@@ -93,8 +93,13 @@ def persist_tick(
     """Insert new anomalies and advance watermarks in one transaction.
 
     Anomalies already stored (a rerun of the same rows) are skipped, so reruns
-    change nothing; watermarks only ever move forward. Returns the new ids.
+    change nothing; watermarks only ever move forward. Points the monitor's feedback
+    classifier (if any) predicts to be false positives are stored with
+    suppressed='classifier' and so never notified. Returns the new ids.
     """
+    from anomwatch.feedback_classifier import suppress_predicted_false_positives
+
+    records = suppress_predicted_false_positives(store, monitor, list(records))
     with store.begin() as conn:
         existing = _existing_keys(conn, monitor, records)
         fresh = [r for r in records if (r.series, r.ts) not in existing]

@@ -120,7 +120,9 @@ def test_tune_chooses_the_f1_optimal_threshold_from_labels(filled) -> None:
     run("anomalies", "label", str(by_score[2]["id"]), "--false-positive")
     result = run("anomalies", "tune", "web", "--min-labels", "3")
     assert result.exit_code == 0, result.output
-    assert "precision 1.00, recall 1.00" in result.output
+    assert "retrained from 3 labels (2 true positives, 1 false positives)" in result.output
+    assert "  precision         0.67                   1.00" in result.output
+    assert "  recall            1.00                   1.00" in result.output
     threshold = active_threshold(filled, "web")
     assert threshold is not None
     assert by_score[2]["score"] < threshold <= by_score[1]["score"]
