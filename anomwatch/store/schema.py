@@ -231,3 +231,32 @@ locks = Table(
     Column("acquired_at", Timestamp, nullable=False),
     Column("expires_at", Timestamp, nullable=False),
 )
+
+# -- offline analysis (`anomwatch detect`, anomwatch/offline.py) --------------------------
+# One row per run; the run's points live in their own table `table_name`
+# (detect_<file>_c<contamination>), created at run time, not by migrations.
+detect_runs = Table(
+    "detect_runs",
+    metadata,
+    Column("run_key", String(200), primary_key=True),
+    Column("table_name", String(64), nullable=False),
+    Column("source_file", String(1000), nullable=False),
+    Column("file_sha256", String(64), nullable=False),
+    Column("contamination", Float, nullable=False),
+    Column("components", String(200), nullable=False),
+    Column("value_columns", Text, nullable=False),  # JSON: table column -> CSV column
+    Column("label_column", String(SERIES_LEN)),
+    Column("n_points", Integer, nullable=False),
+    Column("n_anomalies", Integer, nullable=False),
+    Column("rows_stored", Integer, nullable=False),
+    Column("threshold", Float, nullable=False),
+    Column("precision", Float),
+    Column("recall", Float),
+    Column("f1", Float),
+    Column("average_precision", Float),
+    Column("first_ts", Timestamp, nullable=False),
+    Column("last_ts", Timestamp, nullable=False),
+    Column("plot_dir", String(1000)),
+    Column("created_at", Timestamp, nullable=False),
+    UniqueConstraint("table_name"),
+)
