@@ -75,9 +75,14 @@ def run_markdown(
         lines.append("No anomalies in this run.")
     if notes:
         lines += ["", "## Notes", *[f"- {n}" for n in notes]]
+    if new_ids:
+        shown = ", ".join(map(str, new_ids[:20])) + (" ..." if len(new_ids) > 20 else "")
+        lines += ["", f"New anomaly ids: {shown} (details and plot: `anomwatch anomalies show ID`)"]
     lines += [
         "",
         f"History: `anomwatch anomalies --monitor {monitor.name} --since 24h`",
+        "",
+        f"Report: `anomwatch report --monitor {monitor.name} --since 7d --out report.html`",
     ]
     return "\n".join(lines)
 
