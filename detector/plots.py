@@ -269,8 +269,8 @@ def plot_pca(
     ax.scatter(coords[~detected, 0], coords[~detected, 1], s=6, color="0.6", label="inlier")
     ax.scatter(coords[detected, 0], coords[detected, 1], s=18, color="tab:red", label="outlier")
     ratio = pca.explained_variance_ratio_
-    ax.set_xlabel(f"PC1 ({ratio[0]:.0%} of variance)")
-    ax.set_ylabel(f"PC2 ({ratio[1]:.0%} of variance)")
+    ax.set_xlabel(f"PC1 ({ratio[0]:.1%} of variance)")
+    ax.set_ylabel(f"PC2 ({ratio[1]:.1%} of variance)")
     ax.legend(loc="best", fontsize=7)
     features = ", ".join(names) if names else f"{X.shape[1]} features"
     fig.suptitle(title or f"PCA of {features}", fontsize=10)
