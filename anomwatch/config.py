@@ -56,8 +56,12 @@ class SourceConfig(_Strict):
     on_nan: Literal["drop", "interpolate", "reject"] = "drop"
     on_duplicate: Literal["last", "first", "reject"] = "last"
     max_rows_per_tick: int = Field(100_000, gt=0)
+    statement_timeout: timedelta = Field(
+        timedelta(minutes=5),
+        description="longest one source statement may run before the database cancels it",
+    )
 
-    @field_validator("context_lookback", mode="before")
+    @field_validator("context_lookback", "statement_timeout", mode="before")
     @classmethod
     def _duration(cls, value: Any) -> timedelta:
         return parse_duration(value)
@@ -76,6 +80,13 @@ class SourceConfig(_Strict):
         if len(set(columns)) != len(columns):
             raise ValueError("timestamp, series and values columns must all be different")
         return self
+
+    @field_validator("statement_timeout")
+    @classmethod
+    def _positive_timeout(cls, value: timedelta) -> timedelta:
+        if value.total_seconds() <= 0:
+            raise ValueError("must be a positive duration, e.g. '30s' or '5m'")
+        return value
 
     def resolved_url(self, monitor: str) -> str:
         if self.url_env is not None:

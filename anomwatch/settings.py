@@ -39,6 +39,12 @@ class Settings(BaseSettings):
         60.0, description="first retry delay of a failed send; doubles per attempt, max 1 h"
     )
     notify_max_attempts: int = Field(50, description="after this many failures a send is 'dead'")
+    db_attempts: int = Field(
+        4, ge=1, description="tries of a tick's source read and store write when the database drops"
+    )
+    db_retry_base_seconds: float = Field(
+        1.0, ge=0, description="wait before the second try; doubles per try, max 30 s"
+    )
 
     @property
     def resolved_store_url(self) -> str:

@@ -8,6 +8,8 @@ timezone and everything leaves this module as naive UTC.
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -34,12 +36,12 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import NoSuchTableError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import InterfaceError, NoSuchTableError, OperationalError, SQLAlchemyError
 from sqlalchemy.sql.sqltypes import NullType
 
 from anomwatch.config import MonitorConfig
 from anomwatch.errors import SourceError, SourceUnavailableError
-from anomwatch.store.db import first_line, make_engine, mask_url
+from anomwatch.store.db import first_line, is_transient, make_engine, mask_url
 
 SERIES_COLUMN = "series"
 TS_COLUMN = "ts"
@@ -69,24 +71,74 @@ class Extract:
         return sorted(self.frame[SERIES_COLUMN].unique().tolist())
 
 
-def _make_read_only(engine: Engine) -> None:
+def _configure_session(engine: Engine, timeout: timedelta) -> None:
+    """Every source connection is read-only and cancels statements after `timeout`.
+
+    PostgreSQL: default_transaction_read_only and statement_timeout; MariaDB:
+    SET SESSION TRANSACTION READ ONLY and max_statement_time (MySQL:
+    max_execution_time); SQLite: no read-only switch (give anomwatch a file it can
+    only read), the timeout aborts the statement through a progress handler.
+    """
     backend = engine.dialect.name
+    millis = max(1, int(timeout.total_seconds() * 1000))
     if backend == "postgresql":
 
         @event.listens_for(engine, "connect")
-        def _pg_read_only(dbapi_conn: Any, _record: Any) -> None:
+        def _pg_session(dbapi_conn: Any, _record: Any) -> None:
             cursor = dbapi_conn.cursor()
             cursor.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+            cursor.execute(f"SET statement_timeout = {millis}")
             cursor.close()
             dbapi_conn.commit()
 
     elif backend in ("mysql", "mariadb"):
 
         @event.listens_for(engine, "connect")
-        def _mysql_read_only(dbapi_conn: Any, _record: Any) -> None:
+        def _mysql_session(dbapi_conn: Any, _record: Any) -> None:
             cursor = dbapi_conn.cursor()
             cursor.execute("SET SESSION TRANSACTION READ ONLY")
+            cursor.execute("SELECT VERSION()")
+            if "mariadb" in str(cursor.fetchone()[0]).lower():
+                cursor.execute(f"SET SESSION max_statement_time = {millis / 1000:.3f}")
+            else:
+                cursor.execute(f"SET SESSION max_execution_time = {millis}")
             cursor.close()
+
+    elif backend == "sqlite":
+        _sqlite_deadline(engine, timeout.total_seconds())
+
+
+def _sqlite_deadline(engine: Engine, seconds: float) -> None:
+    """SQLite has no statement timeout: a progress handler interrupts a statement that
+    runs past its deadline (streamed reads, whose fetches span many calls, are exempt)."""
+
+    @event.listens_for(engine, "connect")
+    def _install(dbapi_conn: Any, record: Any) -> None:
+        deadline: list[float] = [0.0]
+        record.info["aw_deadline"] = deadline
+        dbapi_conn.set_progress_handler(
+            lambda: 1 if deadline[0] and time.monotonic() > deadline[0] else 0, 10_000
+        )
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _arm(conn: Any, _cursor: Any, _stmt: Any, _params: Any, context: Any, _many: Any) -> None:
+        deadline = conn.info.get("aw_deadline")
+        if deadline is None:
+            return
+        streamed = bool(context and context.execution_options.get("stream_results"))
+        deadline[0] = 0.0 if streamed else time.monotonic() + seconds
+
+
+def is_timeout(exc: BaseException) -> bool:
+    """A statement cancelled by the timeout (PostgreSQL 57014, MariaDB 1969, MySQL 3024,
+    SQLite interrupted)."""
+    orig = getattr(exc, "orig", None)
+    if getattr(orig, "sqlstate", None) == "57014" or getattr(orig, "pgcode", None) == "57014":
+        return True
+    args = getattr(orig, "args", ())
+    if args and args[0] in (1969, 3024):
+        return True
+    return isinstance(orig, sqlite3.OperationalError) and str(orig) == "interrupted"
 
 
 class SourceReader:
@@ -110,7 +162,8 @@ class SourceReader:
                 f"monitor {monitor.name!r}: source.timezone {self.config.timezone!r} is unknown"
             ) from None
         self.engine = make_engine(url)
-        _make_read_only(self.engine)
+        self.timeout = self.config.statement_timeout
+        _configure_session(self.engine, self.timeout)
         self._from: FromClause | None = None
         self._tz_aware_column = False
 
@@ -133,12 +186,24 @@ class SourceReader:
         """Database errors as our errors: unreachable (worth a retry) or failed (not)."""
         try:
             yield
-        except OperationalError as exc:
+        except (OperationalError, InterfaceError) as exc:
+            if is_timeout(exc):
+                raise SourceUnavailableError(
+                    f"monitor {self.monitor.name!r}: {doing} {self.masked_url} was cancelled "
+                    f"after source.statement_timeout ({self.timeout.total_seconds():g} s); "
+                    "make the query cheaper (an index on the timestamp column) or raise "
+                    f"the timeout: {first_line(exc)}"
+                ) from exc
             raise SourceUnavailableError(
                 f"monitor {self.monitor.name!r}: {doing} {self.masked_url} failed "
                 f"(unreachable or timed out): {first_line(exc)}"
             ) from exc
         except SQLAlchemyError as exc:
+            if is_transient(exc):  # e.g. a connection closed under us (invalidated)
+                raise SourceUnavailableError(
+                    f"monitor {self.monitor.name!r}: {doing} {self.masked_url} failed "
+                    f"(connection lost): {first_line(exc)}"
+                ) from exc
             raise self._error(f"{doing} {self.masked_url} failed: {first_line(exc)}") from exc
 
     def _wanted_columns(self) -> list[str]:

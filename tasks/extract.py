@@ -14,12 +14,13 @@ import pandas as pd
 
 from anomwatch.config import MonitorConfig
 from anomwatch.errors import SourceError
+from anomwatch.retry import RetryPolicy, call_with_retries
 from anomwatch.source import SERIES_COLUMN, TS_COLUMN, SourceReader
 from anomwatch.store.anomalies import get_watermarks
 from anomwatch.store.db import Store
 from anomwatch.store.models_registry import ModelRecord, active_models
 from anomwatch.store.tuning import active_threshold
-from tasks.base import pipeline_task, retry_if_transient
+from tasks.base import pipeline_task
 
 
 @dataclass
@@ -80,7 +81,20 @@ def _split(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
     }
 
 
-def extract_rows(monitor: MonitorConfig, store: Store, until: datetime) -> TickData:
+def extract_rows(
+    monitor: MonitorConfig, store: Store, until: datetime, policy: RetryPolicy | None = None
+) -> TickData:
+    """Everything the tick reads; a dropped or timed-out connection is retried with backoff
+    (reads only, so a retry is always safe)."""
+    return call_with_retries(
+        lambda: _extract_once(monitor, store, until),
+        monitor.name,
+        "extract",
+        policy or RetryPolicy.from_settings(),
+    )
+
+
+def _extract_once(monitor: MonitorConfig, store: Store, until: datetime) -> TickData:
     marks = get_watermarks(store, monitor.name)
     models = active_models(store, monitor.name)
     config_hash = monitor.config_hash()
@@ -153,6 +167,5 @@ def extract_rows(monitor: MonitorConfig, store: Store, until: datetime) -> TickD
     )
 
 
-extract_task = pipeline_task(
-    "extract", retries=2, retry_delay_seconds=[2, 10], retry_condition_fn=retry_if_transient
-)(extract_rows)
+# Retries happen inside extract_rows (same behaviour with or without Prefect).
+extract_task = pipeline_task("extract")(extract_rows)

@@ -2,18 +2,33 @@
 
 from __future__ import annotations
 
+from anomwatch.retry import RetryPolicy, call_with_retries
 from anomwatch.store.anomalies import persist_tick
 from anomwatch.store.db import Store
-from tasks.base import pipeline_task, retry_if_transient
+from tasks.base import pipeline_task
 from tasks.score import ScoredBatch
 
 
 def persist_scored(
-    store: Store, monitor: str, run_id: int | None, scored: ScoredBatch
+    store: Store,
+    monitor: str,
+    run_id: int | None,
+    scored: ScoredBatch,
+    policy: RetryPolicy | None = None,
 ) -> list[int]:
-    return persist_tick(store, monitor, run_id, scored.records, scored.marks)
+    """One transaction, retried with backoff when the store drops the connection.
+
+    A failed attempt rolled back as a whole; an attempt whose commit went through
+    but whose answer was lost is harmless to repeat (stored keys are skipped,
+    watermarks only move forward), it just returns no new ids.
+    """
+    return call_with_retries(
+        lambda: persist_tick(store, monitor, run_id, scored.records, scored.marks),
+        monitor,
+        "persist",
+        policy or RetryPolicy.from_settings(),
+    )
 
 
-persist_task = pipeline_task(
-    "persist", retries=3, retry_delay_seconds=[1, 5, 20], retry_condition_fn=retry_if_transient
-)(persist_scored)
+# Retries happen inside persist_scored (same behaviour with or without Prefect).
+persist_task = pipeline_task("persist")(persist_scored)

@@ -13,11 +13,22 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 
 from anomwatch.errors import StoreError
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+
+
+class StoreUnavailableError(StoreError):
+    """The store dropped the connection, restarted or timed out: worth retrying."""
+
+
+def is_transient(exc: SQLAlchemyError) -> bool:
+    """A lost or killed connection, or a server that is (re)starting: another try can work."""
+    return isinstance(exc, OperationalError | InterfaceError) or bool(
+        getattr(exc, "connection_invalidated", False)
+    )
 
 
 def mask_url(url: str) -> str:
@@ -65,7 +76,8 @@ class Store:
             with self.engine.begin() as conn:
                 yield conn
         except SQLAlchemyError as exc:
-            raise StoreError(
+            error = StoreUnavailableError if is_transient(exc) else StoreError
+            raise error(
                 f"store {self.masked_url}: {type(exc).__name__}: {first_line(exc)}"
             ) from exc
 
@@ -94,7 +106,9 @@ class Store:
             with self.engine.connect() as conn:
                 return MigrationContext.configure(conn).get_current_revision()
         except SQLAlchemyError as exc:
-            raise StoreError(f"store {self.masked_url} is unreachable: {first_line(exc)}") from exc
+            raise StoreUnavailableError(
+                f"store {self.masked_url} is unreachable: {first_line(exc)}"
+            ) from exc
 
     def head_revision(self) -> str | None:
         return ScriptDirectory.from_config(self._alembic_config()).get_current_head()
