@@ -19,7 +19,7 @@ import json
 import re
 import secrets
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, get_args
@@ -424,23 +424,25 @@ def run_table(name: str, run: Run) -> Table:
     return Table(name, MetaData(), *columns)
 
 
-def _rows(run: Run, only_anomalies: bool) -> list[dict[str, Any]]:
+def _row_chunks(run: Run, only_anomalies: bool) -> Iterator[list[dict[str, Any]]]:
+    """The table's rows, INSERT_CHUNK at a time (a long file never sits in memory as
+    one list of dicts)."""
     data, d = run.data, run.detection
-    keep = d.is_anomaly if only_anomalies else np.ones(len(d.score), bool)
-    columns: dict[str, list[Any]] = {
-        "line": data.line[keep].tolist(),
-        "ts": data.ts[keep].tolist(),
-    }
+    keep = np.flatnonzero(d.is_anomaly if only_anomalies else np.ones(len(d.score), bool))
+    columns: dict[str, np.ndarray] = {"line": data.line, "ts": data.ts}
     for i, column in enumerate(value_column_names(data.value_names)):
-        columns[column] = data.values[keep, i].tolist()
+        columns[column] = data.values[:, i]
     if data.labels is not None:
-        columns["label"] = data.labels[keep].tolist()
-    columns["score"] = d.score[keep].tolist()
+        columns["label"] = data.labels
+    columns["score"] = d.score
     for component, scores in d.components.items():
-        columns[f"score_{component}"] = np.asarray(scores)[keep].tolist()
-    columns["is_anomaly"] = d.is_anomaly[keep].tolist()
+        columns[f"score_{component}"] = np.asarray(scores)
+    columns["is_anomaly"] = d.is_anomaly
     names = list(columns)
-    return [dict(zip(names, row, strict=True)) for row in zip(*columns.values(), strict=True)]
+    for start in range(0, len(keep), INSERT_CHUNK):
+        rows = keep[start : start + INSERT_CHUNK]
+        lists = [columns[name][rows].tolist() for name in names]
+        yield [dict(zip(names, row, strict=True)) for row in zip(*lists, strict=True)]
 
 
 def _drop_staging_leftovers(store: Store, name: str) -> None:
@@ -457,13 +459,14 @@ def store_run(store: Store, run: Run, only_anomalies: bool = False) -> int:
     staging = f"{final}_t{secrets.token_hex(3)}"
     _drop_staging_leftovers(store, final)
     table = run_table(staging, run)
-    rows = _rows(run, only_anomalies)
     with store.begin() as conn:
         table.create(conn)
+    stored = 0
     try:
-        for start in range(0, len(rows), INSERT_CHUNK):
+        for chunk in _row_chunks(run, only_anomalies):
             with store.begin() as conn:
-                conn.execute(table.insert(), rows[start : start + INSERT_CHUNK])
+                conn.execute(table.insert(), chunk)
+            stored += len(chunk)
         quote = store.engine.dialect.identifier_preparer.quote
         data, quality = run.data, run.quality
         index_row = {
@@ -477,7 +480,7 @@ def store_run(store: Store, run: Run, only_anomalies: bool = False) -> int:
             "label_column": data.label_column,
             "n_points": len(data.values),
             "n_anomalies": run.n_anomalies,
-            "rows_stored": len(rows),
+            "rows_stored": stored,
             "threshold": float(run.detection.threshold),
             "precision": quality.precision if quality else None,
             "recall": quality.recall if quality else None,
@@ -499,7 +502,7 @@ def store_run(store: Store, run: Run, only_anomalies: bool = False) -> int:
         with store.begin() as conn:
             Table(staging, MetaData()).drop(conn, checkfirst=True)
         raise
-    return len(rows)
+    return stored
 
 
 # -- the command --------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 from anomwatch.offline import (
     DetectOptions,
     OfflineError,
+    analyse,
     checked_table_name,
     detect_files,
     parse_components,
@@ -74,7 +75,10 @@ def detect_tables(store: Store) -> set[str]:
 # -- the store, on every backend -------------------------------------------------------------
 
 
-def test_injected_spikes_are_flagged_in_the_run_table(store: Store, tmp_path: Path) -> None:
+def test_injected_spikes_are_flagged_in_the_run_table(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("anomwatch.offline.INSERT_CHUNK", 128)  # several INSERT batches
     csv = write_csv(tmp_path / "cpu load.csv")
     report = detect_files(store, [csv], options(tmp_path, 0.01, label_column="label"))
     assert report.errors == []
@@ -360,6 +364,21 @@ def test_run_keys_and_table_names() -> None:
     for unsafe in ["detect_runs", "users", 'detect_x_c0_01"; drop table anomalies; --']:
         with pytest.raises(OfflineError, match="not a valid detect run table name"):
             checked_table_name(unsafe)
+
+
+def test_named_columns_override_detection(tmp_path: Path) -> None:
+    (tmp_path / "x.csv").write_text("id,created,cpu,mem\n1,2026-01-02,5,7\n2,2026-01-01,6,8\n")
+    data = read_csv(tmp_path / "x.csv", ts_column="created", value_columns=["mem"])
+    assert data.value_names == ["mem"] and data.values[:, 0].tolist() == [8.0, 7.0]
+    assert str(data.ts[0]).startswith("2026-01-01")
+
+
+def test_labels_without_any_anomaly_give_no_average_precision(tmp_path: Path) -> None:
+    data = read_csv(write_csv(tmp_path / "n.csv", spikes=[]), label_column="label")
+    run = analyse(data, 0.01, ["iforest"])
+    assert run.quality is not None
+    assert run.quality.average_precision is None and run.quality.recall == 0.0
+    assert run.n_anomalies > 0 and run.quality.precision == 0.0
 
 
 def test_option_parsing() -> None:
