@@ -76,6 +76,7 @@ UntilFilter = Annotated[str | None, typer.Option("--until", help="ISO time or du
 SeriesFilter = Annotated[str | None, typer.Option("--series", help="exact series or glob (web-*)")]
 MinScoreFilter = Annotated[float | None, typer.Option("--min-score", help="minimum score")]
 SeverityFilter = Annotated[str | None, typer.Option("--severity", help="minimum severity")]
+STATUSES = ("open", "acknowledged", "false_positive")
 StatusFilter = Annotated[
     str | None, typer.Option("--status", help="open/acknowledged/false_positive")
 ]
@@ -229,6 +230,8 @@ def list_anomalies(
         fail(f"--until ({end:%Y-%m-%d %H:%M}) is before --since ({start:%Y-%m-%d %H:%M})")
     if severity is not None and severity not in SEVERITY_RANK:
         fail(f"--severity must be one of {', '.join(SEVERITY_RANK)}")
+    if status is not None and status not in STATUSES:
+        fail(f"--status must be one of {', '.join(STATUSES)}")
     store = _store(_settings())
     if monitor is not None:
         _require_known_monitor(store, monitor)
@@ -356,7 +359,10 @@ def _plot_anomaly(
         except (DetectorError, OSError) as exc:  # file gone or refused: keep the stored band
             band = replace(band, origin=f"{band.origin}; model file not used: {exc}")
     others = [r["ts"] for r in stored if r["id"] != detail["id"]]
-    plot_window(frame, config.source.values[0], detail, others, band, path)
+    try:
+        plot_window(frame, config.source.values[0], detail, others, band, path)
+    except OSError as exc:
+        return f"none: cannot write {path}: {exc.strerror or exc}"
     return (
         f"{path} ({len(frame)} source rows {start:%Y-%m-%d %H:%M} to {end:%H:%M}; "
         f"band: {band.origin})"
@@ -472,10 +478,14 @@ def report(
     end = _parse_time_opt(until, "until") or utcnow()
     assert start is not None
     if end < start:
-        fail("--until is before --since")
+        fail(f"--until ({end:%Y-%m-%d %H:%M}) is before --since ({start:%Y-%m-%d %H:%M})")
     store = _store(_settings())
     _require_known_monitor(store, monitor)
-    path = write_report(store, monitor, start, end, out)
+    try:
+        path = write_report(store, monitor, start, end, out)
+    except OSError as exc:
+        fail(f"--out: cannot write {out}: {exc.strerror or exc}")
+        return
     typer.echo(f"report written to {path} ({path.stat().st_size:,} bytes)")
 
 
