@@ -1,7 +1,9 @@
 """`anomwatch report`: one self-contained HTML file about a monitor's recent anomalies.
 
-Sections: summary, anomalies per day (chart + table), per series, top anomalies,
-feedback (labels and the precision they imply), and the active model versions.
+Sections: summary (counts, critical, held back), anomalies per day (chart + table),
+per series (chart of the 25 busiest + table of all), top anomalies, feedback (labels,
+the precision they imply, the active minimum score and classifier), and the active
+model versions.
 Plots are embedded as base64 PNGs so the file can be mailed or archived as is.
 """
 
@@ -10,6 +12,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import json
 from collections import Counter
 from datetime import datetime
 from pathlib import Path
@@ -23,9 +26,10 @@ from sqlalchemy import select  # noqa: E402
 
 from anomwatch.store.anomalies import query_anomalies  # noqa: E402
 from anomwatch.store.db import Store  # noqa: E402
-from anomwatch.store.schema import models  # noqa: E402
+from anomwatch.store.schema import classifiers, models  # noqa: E402
 
 TOP = 20
+TOP_SERIES = 25  # bars in the per-series chart (the table lists every series)
 
 
 def _png(fig: Any) -> str:
@@ -43,6 +47,48 @@ def _table(headers: list[str], rows: list[list[Any]]) -> str:
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
+def _bar_chart(labels: list[str], counts: list[int], horizontal: bool, alt: str) -> str:
+    height = max(2.2, 0.28 * len(labels) + 0.8) if horizontal else 2.5
+    fig, ax = plt.subplots(figsize=(8, height))
+    if horizontal:
+        ax.barh(labels[::-1], counts[::-1], color="tab:red")
+        ax.set_xlabel("anomalies")
+        ax.tick_params(axis="y", labelsize=7)
+    else:
+        ax.bar(labels, counts, color="tab:red")
+        ax.set_ylabel("anomalies")
+        ax.tick_params(axis="x", rotation=45, labelsize=7)
+    fig.tight_layout()
+    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{_png(fig)}">'
+
+
+def _feedback_filters(store: Store, monitor: str) -> str:
+    """The active minimum score and classifier chosen from labels, if any."""
+    from anomwatch.store.tuning import active_threshold
+
+    threshold = active_threshold(store, monitor)
+    with store.begin() as conn:
+        clf = conn.execute(
+            select(classifiers.c.kind, classifiers.c.version, classifiers.c.metrics)
+            .where(classifiers.c.monitor == monitor, classifiers.c.active.is_(True))
+            .limit(1)
+        ).first()
+    parts = [
+        "minimum score from labels: "
+        + ("none (the detector's own threshold)" if threshold is None else f"{threshold:.6f}")
+    ]
+    if clf is None:
+        parts.append("classifier: none")
+    else:
+        m = json.loads(clf.metrics)
+        parts.append(
+            f"classifier: {clf.kind} v{clf.version} (cross-validated precision "
+            f"{m.get('cv_precision', 0):.2f}, recall {m.get('cv_recall', 0):.2f}); its predicted "
+            "false positives are stored with suppressed = classifier and not notified"
+        )
+    return "<p>" + "; ".join(html.escape(p) for p in parts) + ".</p>"
+
+
 def build_report(store: Store, monitor: str, since: datetime, until: datetime) -> str:
     rows = list(query_anomalies(store, monitor=monitor, since=since, until=until))
     per_day = Counter(r["ts"].date() for r in rows)
@@ -57,26 +103,34 @@ def build_report(store: Store, monitor: str, since: datetime, until: datetime) -
             .order_by(models.c.series)
         ).all()
 
-    chart = ""
+    chart = series_chart = ""
     if per_day:
         days = sorted(per_day)
-        fig, ax = plt.subplots(figsize=(8, 2.5))
-        ax.bar([d.isoformat() for d in days], [per_day[d] for d in days], color="tab:red")
-        ax.set_ylabel("anomalies")
-        ax.tick_params(axis="x", rotation=45, labelsize=7)
-        fig.tight_layout()
-        chart = f'<img alt="anomalies per day" src="data:image/png;base64,{_png(fig)}">'
+        chart = _bar_chart(
+            [d.isoformat() for d in days], [per_day[d] for d in days], False, "anomalies per day"
+        )
+        common = per_series.most_common(TOP_SERIES)
+        series_chart = _bar_chart(
+            [s for s, _ in common], [n for _, n in common], True, "anomalies per series"
+        )
+    held = Counter(r["suppressed"] for r in rows if r["suppressed"])
+    held_text = (
+        "; stored but not notified: " + ", ".join(f"{n} {k}" for k, n in sorted(held.items()))
+        if held
+        else ""
+    )
 
     top = sorted(rows, key=lambda r: -r["score"])[:TOP]
     sections = [
         f"<h1>anomwatch report: {html.escape(monitor)}</h1>",
         f"<p>{since:%Y-%m-%d %H:%M} to {until:%Y-%m-%d %H:%M} UTC: {len(rows)} anomalies in "
         f"{len(per_series)} series; {sum(1 for r in rows if r['severity'] == 'critical')} "
-        "critical.</p>",
+        f"critical{html.escape(held_text)}.</p>",
         "<h2>Per day</h2>",
         chart,
         _table(["day", "anomalies"], [[d, per_day[d]] for d in sorted(per_day)]),
         "<h2>Per series</h2>",
+        series_chart,
         _table(["series", "anomalies"], [[s, n] for s, n in per_series.most_common()]),
         f"<h2>Top {min(TOP, len(top))} anomalies</h2>",
         _table(
@@ -98,6 +152,7 @@ def build_report(store: Store, monitor: str, since: datetime, until: datetime) -
         "<h2>Feedback</h2>",
         f"<p>{len(labelled)} labelled: {true_pos} true positives, {len(labelled) - true_pos} "
         f"false positives; precision from feedback: {precision}.</p>",
+        _feedback_filters(store, monitor),
         "<h2>Models</h2>",
         _table(
             ["series", "version", "trained at (UTC)", "training rows"],

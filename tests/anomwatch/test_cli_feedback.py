@@ -120,7 +120,11 @@ def test_report_is_one_self_contained_html_file(filled, tmp_path) -> None:
     page = out.read_text()
     for section in ("Per day", "Per series", "Top 3 anomalies", "Feedback", "Models"):
         assert f"<h2>{section}</h2>" in page
-    assert "data:image/png;base64," in page and "http" not in page
+    assert page.count("data:image/png;base64,") == 2 and "http" not in page  # per day, per series
+    assert (
+        "minimum score from labels: none (the detector&#x27;s own threshold); classifier: none"
+        in page
+    )
     assert "2 labelled: 1 true positives, 1 false positives; precision from feedback: 0.50" in page
     assert run("report", "--monitor", "nope").exit_code == 2
 

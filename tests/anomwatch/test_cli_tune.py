@@ -76,7 +76,7 @@ def _figures(output: str, name: str) -> tuple[str, str]:
 
 @pytest.mark.parametrize("kind", ["tree", "gradient-boosting"])
 def test_classifier_learns_to_reject_false_positives_and_later_ticks_hold_them_back(
-    web, kind
+    web, kind, tmp_path
 ) -> None:
     _label(web, 40)
     result = run("anomalies", "tune", "web", "--classifier", kind, "--by", "ana")
@@ -103,6 +103,14 @@ def test_classifier_learns_to_reject_false_positives_and_later_ticks_hold_them_b
     persist_tick(web, "web", None, new, {})
     stored = {r["ts"]: r["suppressed"] for r in query_anomalies(web, monitor="web", since=later)}
     assert [stored[r.ts] for r in new] == [None, "classifier"] * 3
+
+    page_path = tmp_path / "r.html"
+    assert (
+        run("report", "--monitor", "web", "--since", "60d", "--out", str(page_path)).exit_code == 0
+    )
+    page = page_path.read_text()
+    assert "stored but not notified: 3 classifier" in page
+    assert f"classifier: {kind} v1 (cross-validated precision 1.00" in page
 
     # Retraining later reports the active classifier as "before".
     again = run("anomalies", "tune", "web", "--classifier", "tree")
