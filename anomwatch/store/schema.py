@@ -7,6 +7,8 @@ as text so every backend stores it the same way.
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -260,3 +262,14 @@ detect_runs = Table(
     Column("created_at", Timestamp, nullable=False),
     UniqueConstraint("table_name"),
 )
+
+_RUN_TABLE = re.compile(r"^detect_(?!runs$)\w+$")
+
+
+def include_in_autogenerate(
+    obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
+) -> bool:
+    """Alembic's include_object: per-run `detect_*` tables are data made at run time,
+    so autogenerate must not propose dropping them."""
+    is_run_table = type_ == "table" and reflected and compare_to is None
+    return not (is_run_table and name is not None and bool(_RUN_TABLE.match(name)))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import inspect
 
 from anomwatch.store.db import Store
@@ -35,3 +37,35 @@ def test_schema_matches_models_after_migration(databases) -> None:
         diff = compare_metadata(ctx, metadata)
     assert diff == []
     store.dispose()
+
+
+def test_autogenerate_leaves_detect_run_tables_alone(databases) -> None:
+    """`anomwatch detect` makes a table per run key at run time; autogenerate must not
+    propose dropping them (it still sees any other stray table)."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+    from sqlalchemy import text
+
+    from anomwatch.store.schema import include_in_autogenerate
+
+    store = Store(databases.new("det"))
+    store.migrate()
+    with store.engine.begin() as conn:
+        conn.execute(text("CREATE TABLE detect_cpu_c0_01 (ts INTEGER)"))
+        conn.execute(text("CREATE TABLE stray_table (ts INTEGER)"))
+    with store.engine.connect() as conn:
+        plain = compare_metadata(MigrationContext.configure(conn), metadata)
+        filtered = compare_metadata(
+            MigrationContext.configure(conn, opts={"include_object": include_in_autogenerate}),
+            metadata,
+        )
+    assert _dropped(plain) == {"detect_cpu_c0_01", "stray_table"}
+    assert _dropped(filtered) == {"stray_table"}
+    with store.engine.begin() as conn:
+        conn.execute(text("DROP TABLE detect_cpu_c0_01"))
+        conn.execute(text("DROP TABLE stray_table"))
+    store.dispose()
+
+
+def _dropped(diff: list[tuple[str, Any]]) -> set[str]:
+    return {d[1].name for d in diff if d[0] == "remove_table"}
