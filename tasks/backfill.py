@@ -1,37 +1,51 @@
 """Backfill: score a past range chunk by chunk with bounded memory, resumably.
 
-Rows are streamed from the source in chunks (server-side cursor); each chunk is
-cut at a timestamp boundary, scored with the monitor's models (series without a
-model are trained on the `retrain.window` before the range), and its anomalies are
-stored before the checkpoint moves past it. Backfilled anomalies are marked
-`suppressed = 'backfill'`: history is stored, nobody is paged for it. Watermarks
-of the live ticks are never touched.
+Rows stream from the source as numpy column chunks (`anomwatch.bulk_read`: COPY on
+PostgreSQL, the DBAPI cursor elsewhere); each chunk is cut at a timestamp boundary,
+sorted once by (series, ts) and sliced per series. Series without a model are
+trained on the `retrain.window` before the range. Long ranges of a one-column,
+Isolation-Forest-only monitor are scored through each model's step table
+(`detector.step_table`: identical scores, one binary search per point); other
+detectors score each series with sequence context carried between chunks.
+A chunk's anomalies are stored before the checkpoint moves past it. Backfilled
+anomalies are marked `suppressed = 'backfill'`: history is stored, nobody is paged
+for it. Watermarks of the live ticks are never touched.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
-from collections.abc import Callable
+import queue
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import insert, select, update
 
+from anomwatch.bulk_read import BulkReader, RawChunk, SeriesChunk
 from anomwatch.config import MonitorConfig
 from anomwatch.durations import utcnow
-from anomwatch.source import SERIES_COLUMN, TS_COLUMN, SourceReader
-from anomwatch.store.anomalies import persist_tick
+from anomwatch.source import SERIES_COLUMN, SourceReader
+from anomwatch.store.anomalies import AnomalyRecord
 from anomwatch.store.db import Store, inserted_id
-from anomwatch.store.models_registry import ModelRecord, active_models
-from anomwatch.store.schema import backfills
+from anomwatch.store.models_registry import ModelRecord, active_models, deactivate
+from anomwatch.store.schema import anomalies, backfills
+from detector import DetectorError, EnsembleDetector, ModelIntegrityError
+from detector.step_table import StepTableScorer
 from tasks.extract import SeriesWork
 from tasks.fit import fit_or_reuse
-from tasks.score import score_batch
+from tasks.score import anomaly_records
 
 log = logging.getLogger("anomwatch.backfill")
+
+# A step table costs about as much to build as walking the forest for ~1,000 rows.
+TABLE_MIN_ROWS_PER_SERIES = 2_000
+SUPPRESSED = "backfill"
 
 
 @dataclass
@@ -113,10 +127,6 @@ def run_backfill(
 ) -> BackfillProgress:
     backfill_id, position = _checkpoint(store, monitor.name, since, until)
     start = position or since
-    k = monitor.detector.sequence_length - 1
-    models = active_models(store, monitor.name)
-    config_hash = monitor.config_hash()
-    context: dict[str, pd.DataFrame] = {}
     with SourceReader(monitor) as reader:
         progress = BackfillProgress(
             backfill_id,
@@ -124,43 +134,25 @@ def run_backfill(
             position=position,
             resumed=position is not None,
         )
-        carry: pd.DataFrame | None = None
+        scorer = _ChunkScorer(monitor, store, models_root, reader, since, progress.total_rows)
+        bulk = BulkReader(reader)
+        carry: RawChunk | None = None
         try:
-            for chunk in reader.iter_range(start, until, chunk_rows):
-                frame = chunk.frame if carry is None else pd.concat([carry, chunk.frame])
-                progress.rows_read += chunk.rows_read
-                last_ts = frame[TS_COLUMN].max()
-                carry = frame[frame[TS_COLUMN] == last_ts]
-                ready = frame[frame[TS_COLUMN] < last_ts]
-                _score_chunk(
-                    monitor,
-                    store,
-                    models_root,
-                    reader,
-                    ready,
-                    context,
-                    models,
-                    config_hash,
-                    k,
-                    since,
-                    progress,
-                )
+            for chunk in _prefetched(bulk.iter_raw(start, until, chunk_rows)):
+                progress.rows_read += len(chunk)
+                pending = chunk if carry is None else RawChunk.concat(carry, chunk)
+                valid = pending.ts[~np.isnat(pending.ts)]
+                if not len(valid):
+                    continue
+                last = valid.max()
+                # rows of the last timestamp may continue in the next chunk: keep them back
+                carry = pending.take(np.flatnonzero(pending.ts == last))
+                ready = pending.take(np.flatnonzero(pending.ts != last))
+                _score_chunk(store, scorer, bulk.tidy(ready), progress)
                 if on_progress:
                     on_progress(progress)
-            if carry is not None and not carry.empty:
-                _score_chunk(
-                    monitor,
-                    store,
-                    models_root,
-                    reader,
-                    carry,
-                    context,
-                    models,
-                    config_hash,
-                    k,
-                    since,
-                    progress,
-                )
+            if carry is not None and len(carry):
+                _score_chunk(store, scorer, bulk.tidy(carry), progress)
         except Exception as exc:
             _save_progress(store, progress, "failed", f"{type(exc).__name__}: {exc}")
             raise
@@ -170,51 +162,219 @@ def run_backfill(
     return progress
 
 
-def _score_chunk(
-    monitor: MonitorConfig,
-    store: Store,
-    models_root: Path,
-    reader: SourceReader,
-    ready: pd.DataFrame,
-    context: dict[str, pd.DataFrame],
-    models: dict[str, ModelRecord],
-    config_hash: str,
-    k: int,
-    since: datetime,
-    progress: BackfillProgress,
-) -> None:
-    if ready.empty:
-        return
-    batch: list[SeriesWork] = []
-    untrained: list[str] = []
-    for series, part in ready.sort_values([SERIES_COLUMN, TS_COLUMN]).groupby(SERIES_COLUMN):
-        ctx = context.get(str(series), ready.iloc[0:0])
-        rows = pd.concat([ctx, part], ignore_index=True)
-        mark = ctx[TS_COLUMN].iloc[-1].to_pydatetime() if len(ctx) else since
-        record = models.get(series)
-        reason = (
-            None if record is not None and record.config_hash == config_hash else "no model yet"
+def _prefetched(chunks: Iterator[RawChunk]) -> Iterator[RawChunk]:
+    """Read the next chunk on a thread while this one is scored (at most two in memory)."""
+    slots: queue.Queue[Any] = queue.Queue(maxsize=1)
+    stop = threading.Event()
+    done = object()
+
+    def produce() -> None:
+        try:
+            for chunk in chunks:
+                while not stop.is_set():
+                    try:
+                        slots.put(chunk, timeout=0.5)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            slots.put(done)
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+            slots.put(exc)
+
+    thread = threading.Thread(target=produce, name="backfill-reader", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = slots.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while thread.is_alive():
+            try:
+                slots.get_nowait()
+            except queue.Empty:
+                thread.join(timeout=0.1)
+
+
+@dataclass
+class _SeriesModel:
+    record: ModelRecord
+    table: StepTableScorer | None
+    detector: EnsembleDetector | None
+    context_ts: np.ndarray | None = None
+    context_values: np.ndarray | None = None
+
+
+class _ChunkScorer:
+    """Models of the backfilled series (loaded once, trained when missing) and their scoring."""
+
+    def __init__(
+        self,
+        monitor: MonitorConfig,
+        store: Store,
+        models_root: Path,
+        reader: SourceReader,
+        since: datetime,
+        total_rows: int,
+    ) -> None:
+        self.monitor = monitor
+        self.store = store
+        self.models_root = models_root
+        self.reader = reader
+        self.since = since
+        # rows to prepend so that a chunk scores as in one long batch
+        default = monitor.detector.sequence_length - 1
+        self.k = int(getattr(monitor.detector, "context_rows", default))
+        self.config_hash = monitor.config_hash()
+        self.records = active_models(store, monitor.name)
+        self.loaded: dict[str, _SeriesModel] = {}
+        self.skipped: dict[str, str] = {}  # series that cannot be scored in this backfill
+        self.use_tables = total_rows / max(len(self.records), 1) >= TABLE_MIN_ROWS_PER_SERIES
+
+    def prepare(self, keys: list[str]) -> None:
+        """Load or train the models of the series of a chunk (one history read if any)."""
+        missing = [k for k in keys if k not in self.loaded and k not in self.skipped]
+        untrained: list[SeriesWork] = []
+        for key in missing:
+            record = self.records.get(key)
+            if record is None or record.config_hash != self.config_hash:
+                untrained.append(
+                    SeriesWork(key, self.since, pd.DataFrame(), record, "no model yet")
+                )
+                continue
+            try:
+                detector = EnsembleDetector.load(Path(record.artifact_path), record.sha256)
+            except (ModelIntegrityError, OSError) as exc:
+                deactivate(self.store, record.id)
+                self.records.pop(key)
+                self.skipped[key] = f"model file refused: {exc}"
+                log.warning("backfill %s series %s: %s", self.monitor.name, key, exc)
+                continue
+            self._keep(key, record, detector)
+        if untrained:
+            self._train(untrained)
+
+    def _keep(self, key: str, record: ModelRecord, detector: EnsembleDetector) -> None:
+        table = StepTableScorer.build(detector) if self.use_tables else None
+        self.loaded[key] = _SeriesModel(record, table, None if table else detector)
+
+    def _train(self, items: list[SeriesWork]) -> None:
+        window = self.monitor.retrain.window
+        history = self.reader.read_range(self.since - window, self.since).frame
+        for item in items:
+            h = history[history[SERIES_COLUMN] == item.series]
+            item.history = h.tail(self.monitor.retrain.max_points).reset_index(drop=True)
+        fitted = fit_or_reuse(self.monitor, self.store, self.models_root, items)
+        for key, message in {**fitted.cold_start, **fitted.errors}.items():
+            self.skipped[key] = message
+            log.warning("backfill %s series %s skipped: %s", self.monitor.name, key, message)
+        for key in fitted.trained:
+            loaded = fitted.models[key]
+            self.records[key] = loaded.record
+            self._keep(key, loaded.record, loaded.detector)
+
+    def score(self, key: str, ts: np.ndarray, X: np.ndarray) -> list[AnomalyRecord]:
+        """Anomaly records of one series' rows of a chunk (time-ordered)."""
+        model = self.loaded.get(key)
+        if model is None:
+            return []
+        if model.table is not None:
+            flagged = np.flatnonzero(model.table.scores(X[:, 0]) >= model.table.threshold)
+            detection = model.table.detect(X[flagged])
+            return anomaly_records(
+                self.monitor,
+                key,
+                ts[flagged],
+                X[flagged],
+                detection,
+                np.arange(len(flagged)),
+                model.record.id,
+                SUPPRESSED,
+            )
+        assert model.detector is not None
+        if model.context_ts is not None and model.context_values is not None:
+            ts = np.concatenate([model.context_ts, ts])
+            X = np.concatenate([model.context_values, X])
+            n_ctx = len(model.context_ts)
+        else:
+            n_ctx = 0
+        detection = model.detector.score(X)
+        if self.k > 0:
+            model.context_ts, model.context_values = ts[-self.k :], X[-self.k :]
+        flagged = np.flatnonzero(detection.is_anomaly[n_ctx:]) + n_ctx
+        return anomaly_records(
+            self.monitor, key, ts, X, detection, flagged, model.record.id, SUPPRESSED
         )
-        item = SeriesWork(str(series), mark, rows, record, reason)
-        if reason:
-            untrained.append(str(series))
-        batch.append(item)
-        context[str(series)] = rows.tail(k) if k > 0 else rows.iloc[0:0]
-    if untrained:
-        history = reader.read_range(since - monitor.retrain.window, since).frame
-        for item in batch:
-            if item.train_reason:
-                h = history[history[SERIES_COLUMN] == item.series]
-                item.history = h.tail(monitor.retrain.max_points).reset_index(drop=True)
-    fitted = fit_or_reuse(monitor, store, models_root, batch)
-    for series in fitted.trained:
-        models[series] = fitted.models[series].record
-    for series, message in {**fitted.cold_start, **fitted.errors}.items():
-        log.warning("backfill %s series %s skipped: %s", monitor.name, series, message)
-    scored = score_batch(monitor, fitted, batch)
-    records = [dataclasses.replace(r, suppressed="backfill") for r in scored.records]
-    new_ids = persist_tick(store, monitor.name, None, records, {})
-    progress.points_scored += scored.points_scored
-    progress.anomalies += len(new_ids)
-    progress.position = ready[TS_COLUMN].max().to_pydatetime()
+
+
+def _score_chunk(
+    store: Store, scorer: _ChunkScorer, chunk: SeriesChunk, progress: BackfillProgress
+) -> None:
+    if not len(chunk):
+        return
+    scorer.prepare(chunk.keys)
+    records: list[AnomalyRecord] = []
+    for i, key in enumerate(chunk.keys):
+        lo, hi = int(chunk.starts[i]), int(chunk.starts[i + 1])
+        if hi == lo or key not in scorer.loaded:
+            continue
+        try:
+            records += scorer.score(key, chunk.ts[lo:hi], chunk.values[lo:hi])
+        except DetectorError as exc:
+            log.warning("backfill %s series %s: scoring failed: %s", scorer.monitor.name, key, exc)
+            continue
+        progress.points_scored += hi - lo
+    progress.anomalies += _insert_new(store, scorer.monitor.name, records)
+    progress.position = pd.Timestamp(chunk.ts.max()).to_pydatetime()
     _save_progress(store, progress, "running")
+
+
+def _insert_new(store: Store, monitor: str, records: list[AnomalyRecord]) -> int:
+    """Insert the records not stored yet (a resumed or repeated range adds nothing).
+
+    One executemany on the DBAPI cursor with values already in the driver's form:
+    SQLAlchemy's per-row parameter building costs more than the insert itself here.
+    """
+    if not records:
+        return 0
+    with store.begin() as conn:
+        low = min(r.ts for r in records)
+        high = max(r.ts for r in records)
+        existing = {
+            (r.series, r.ts)
+            for r in conn.execute(
+                select(anomalies.c.series, anomalies.c.ts).where(
+                    anomalies.c.monitor == monitor, anomalies.c.ts >= low, anomalies.c.ts <= high
+                )
+            )
+        }
+        fresh = [r for r in records if (r.series, r.ts) not in existing]
+        if fresh:
+            now = utcnow()
+            rows = [
+                {**r.__dict__, "run_id": None, "status": "open", "created_at": now} for r in fresh
+            ]
+            names = list(rows[0])
+            compiled = insert(anomalies).compile(dialect=conn.dialect, column_keys=names)
+            dialect = conn.dialect
+            process = {
+                name: anomalies.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+                for name in names
+            }
+            converters = {name: fn for name, fn in process.items() if fn is not None}
+            for row in rows:
+                for name, fn in converters.items():
+                    row[name] = fn(row[name])
+            if compiled.positional:
+                order = compiled.positiontup or []
+                params: list[Any] = [tuple(row[name] for name in order) for row in rows]
+            else:
+                params = rows
+            conn.exec_driver_sql(str(compiled), params)
+    return len(fresh)

@@ -13,7 +13,7 @@ import pandas as pd
 from anomwatch.config import MonitorConfig
 from anomwatch.source import TS_COLUMN
 from anomwatch.store.anomalies import AnomalyRecord
-from detector import DetectorError
+from detector import Detection, DetectorError
 from tasks.extract import SeriesWork
 from tasks.fit import LoadedModel, ModelSet
 
@@ -85,27 +85,61 @@ def score_series(
             upper=detection.upper,
             n_context=n_ctx,
         )
-    for i in flagged:
-        row = frame.iloc[i]
-        score = float(detection.score[i])
-        out.records.append(
+    out.records += anomaly_records(
+        monitor,
+        item.series,
+        frame[TS_COLUMN].to_numpy("datetime64[us]"),
+        frame[values].to_numpy(float),
+        detection,
+        flagged,
+        loaded.record.id,
+    )
+
+
+def anomaly_records(
+    monitor: MonitorConfig,
+    series: str,
+    ts: np.ndarray,
+    X: np.ndarray,
+    detection: Detection,
+    rows: np.ndarray,
+    model_id: int | None,
+    suppressed: str | None = None,
+) -> list[AnomalyRecord]:
+    """One record per flagged row (rows index ts, X and the detection's arrays)."""
+    if not len(rows):
+        return []
+    values = monitor.source.values
+    stamps = ts[rows].astype("datetime64[us]").tolist()  # datetime objects
+    points = X[rows].tolist()
+    scores = detection.score[rows].tolist()
+    expected = detection.expected[rows, 0].tolist()
+    lower = detection.lower[rows, 0].tolist()
+    upper = detection.upper[rows, 0].tolist()
+    parts = {
+        k: [round(x, 6) for x in v[rows].astype(float).tolist()]
+        for k, v in detection.components.items()
+    }
+    records = []
+    for j, score in enumerate(scores):
+        records.append(
             AnomalyRecord(
                 monitor=monitor.name,
-                series=item.series,
-                ts=row[TS_COLUMN].to_pydatetime(),
-                value=float(row[values[0]]),
-                expected=_finite(detection.expected[i, 0]),
-                lower=_finite(detection.lower[i, 0]),
-                upper=_finite(detection.upper[i, 0]),
-                score=score,
-                components=json.dumps(
-                    {k: round(float(v[i]), 6) for k, v in detection.components.items()}
-                ),
-                feature_values=json.dumps({c: float(row[c]) for c in values}),
+                series=series,
+                ts=stamps[j],
+                value=float(points[j][0]),
+                expected=_finite(expected[j]),
+                lower=_finite(lower[j]),
+                upper=_finite(upper[j]),
+                score=float(score),
+                components=json.dumps({k: v[j] for k, v in parts.items()}),
+                feature_values=json.dumps(dict(zip(values, points[j], strict=True))),
                 severity=severity_of(score, monitor),
-                model_id=loaded.record.id,
+                model_id=model_id,
+                suppressed=suppressed,
             )
         )
+    return records
 
 
 def score_batch(

@@ -105,3 +105,37 @@ def test_interrupted_backfill_resumes_without_duplicates(setup) -> None:
     assert len(complete) == len(set(complete))
     fresh = run_backfill(monitor, store, models, T0, T0 + timedelta(hours=12), 50)
     assert not fresh.resumed and fresh.anomalies == 0  # a rerun of a done range adds nothing
+
+
+def test_step_tables_store_the_same_anomalies_as_the_detector(setup, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The fast path (one lookup table per model) changes nothing that is stored."""
+    from sqlalchemy import delete
+
+    import tasks.backfill as backfill_module
+    from anomwatch.store.schema import anomalies, backfills
+    from detector.step_table import StepTableScorer
+
+    built = []
+    original_build = StepTableScorer.build
+
+    def counting_build(detector):  # type: ignore[no-untyped-def]
+        table = original_build(detector)
+        built.append(table is not None)
+        return table
+
+    monkeypatch.setattr(StepTableScorer, "build", staticmethod(counting_build))
+    monitor, store, models = setup
+    stored = {}
+    for threshold in (10**9, 0):  # detector.score per series, then step tables
+        monkeypatch.setattr(backfill_module, "TABLE_MIN_ROWS_PER_SERIES", threshold)
+        with store.begin() as conn:
+            conn.execute(delete(anomalies))
+            conn.execute(delete(backfills))
+        run_backfill(monitor, store, models, T0, T0 + timedelta(hours=12), 60)
+        stored[threshold] = [
+            (r["series"], r["ts"], r["score"], r["components"], r["expected"])
+            for r in query_anomalies(store, monitor="hosts", newest_first=False)
+        ]
+    assert built and all(built)  # both series really went through their tables
+    assert stored[0] == stored[10**9]
+    assert len(stored[0]) >= 2
