@@ -66,6 +66,7 @@ class Extract:
     interpolated_nan: int = 0
     duplicates: int = 0
     notes: list[str] = field(default_factory=list)
+    raw: pd.DataFrame | None = None  # series and ts of every row as read, before cleaning
 
     def series(self) -> list[str]:
         return sorted(self.frame[SERIES_COLUMN].unique().tolist())
@@ -319,6 +320,23 @@ class SourceReader:
             count = conn.execute(select(func.count()).select_from(inner), self._binds(since, until))
             return int(count.scalar_one())
 
+    def count_per_series(self, since: datetime, until: datetime) -> dict[str, int]:
+        """Rows per series with since < ts <= until, counted by the database (before any
+        cleaning), for the late-row check."""
+        src = self.source_clause()
+        ts = src.c[self.config.timestamp]
+        dims = [src.c[c] for c in self.config.series]
+        stmt = (
+            select(*dims, func.count().label("aw_n"))
+            .where(ts > self._bind_time(since), ts <= self._bind_time(until))
+            .group_by(*dims)
+        )
+        with self._database_errors("counting rows in"), self.engine.connect() as conn:
+            rows = conn.execute(stmt, self._binds(since, until)).all()
+        frame = _frame(rows, [*self.config.series, "aw_n"])
+        keys = _series_keys(frame, self.config.series)
+        return {str(k): int(n) for k, n in zip(keys, frame["aw_n"], strict=True)}
+
     def iter_range(
         self, since: datetime | None, until: datetime, chunk_rows: int
     ) -> Iterator[Extract]:
@@ -362,12 +380,34 @@ class SourceReader:
         try:
             parsed = pd.to_datetime(values, format="mixed")
         except (ValueError, TypeError) as exc:
+            if "mixed timezones" in str(exc).lower():
+                return self._mixed_to_utc(values)
             raise self._error(
                 f"timestamp column {self.config.timestamp!r} holds values that are not times: {exc}"
             ) from None
         if parsed.dt.tz is None:
             parsed = parsed.dt.tz_localize(self.tz, ambiguous="NaT", nonexistent="shift_forward")
         return parsed.dt.tz_convert("UTC").dt.tz_localize(None).astype("datetime64[us]")
+
+    def _mixed_to_utc(self, values: pd.Series) -> pd.Series:
+        """Times with different UTC offsets (a DST change in a text column) or naive and
+        aware ones mixed: each aware time keeps its offset, naive ones are in source.timezone."""
+
+        def one(value: Any) -> pd.Timestamp:
+            if value is None or (isinstance(value, float) and np.isnan(value)):
+                return pd.NaT
+            stamp = pd.Timestamp(value)
+            if stamp.tzinfo is None:
+                stamp = stamp.tz_localize(self.tz, ambiguous="NaT", nonexistent="shift_forward")
+            return stamp.tz_convert("UTC").tz_localize(None)
+
+        try:
+            converted = [one(v) for v in values]
+        except (ValueError, TypeError) as exc:
+            raise self._error(
+                f"timestamp column {self.config.timestamp!r} holds values that are not times: {exc}"
+            ) from None
+        return pd.Series(converted, index=values.index, dtype="datetime64[us]")
 
     def _tidy(self, raw: pd.DataFrame) -> Extract:
         cfg = self.config
@@ -385,6 +425,7 @@ class SourceReader:
         extract = Extract(frame=out, rows_read=rows_read)
         if rows_read == 0:
             return extract
+        extract.raw = out[[SERIES_COLUMN, TS_COLUMN]].copy()
         bad_ts = out[TS_COLUMN].isna()
         if bad_ts.any():
             extract.notes.append(f"{int(bad_ts.sum())} row(s) with a null timestamp dropped")

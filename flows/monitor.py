@@ -113,6 +113,7 @@ def run_tick(
         finish_run(store, run_id, "failed", stats, f"{type(exc).__name__}: {exc}")
         raise
 
+    window = tick.read_window(scored.marks)
     stats.series = len(tick.work)
     stats.points_scored = scored.points_scored
     stats.anomalies = len(new_ids)
@@ -122,6 +123,8 @@ def run_tick(
         "cold_start": result.cold_start,
         "errors": result.errors,
         "notes": tick.notes,
+        "late_rows": tick.late,
+        "read_window": window.to_json() if window else None,
         "notified": report.sent,
         "notify_failed": report.failed,
         "plot": str(plot) if plot else None,
@@ -152,6 +155,8 @@ def run_tick(
         "models_trained": stats.models_trained,
         "cold_start": sorted(result.cold_start),
         "errors": result.errors,
+        "late_rows": tick.late,
+        "notes": tick.notes,
         "notified": report.sent,
         "notify_failed": report.failed,
         "plot": str(plot) if plot else None,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import pandas as pd
 
@@ -19,6 +20,7 @@ from anomwatch.source import SERIES_COLUMN, TS_COLUMN, SourceReader
 from anomwatch.store.anomalies import get_watermarks
 from anomwatch.store.db import Store
 from anomwatch.store.models_registry import ModelRecord, active_models
+from anomwatch.store.runs import last_read_window
 from anomwatch.store.tuning import active_threshold
 from tasks.base import pipeline_task
 
@@ -46,12 +48,68 @@ class SeriesWork:
 
 
 @dataclass
+class ReadWindow:
+    """Rows per series with lo < ts <= hi as a tick saw them. Every such row is at or
+    before its series' new watermark, so a row that shows up there later arrived late:
+    it is counted (and left to a backfill), never silently scored."""
+
+    lo: datetime
+    hi: datetime
+    counts: dict[str, int]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"lo": self.lo.isoformat(), "hi": self.hi.isoformat(), "counts": self.counts}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any] | None) -> ReadWindow | None:
+        try:
+            assert data is not None
+            return cls(
+                datetime.fromisoformat(data["lo"]),
+                datetime.fromisoformat(data["hi"]),
+                {str(k): int(v) for k, v in data["counts"].items()},
+            )
+        except (AssertionError, KeyError, TypeError, ValueError, AttributeError):
+            return None
+
+
+def late_rows(previous: ReadWindow, counts_now: dict[str, int]) -> dict[str, int]:
+    """Rows per series that appeared in the previous window after it was read."""
+    return {
+        s: counts_now.get(s, 0) - n for s, n in previous.counts.items() if counts_now.get(s, 0) > n
+    }
+
+
+@dataclass
 class TickData:
     until: datetime
     work: dict[str, SeriesWork]
     min_score: float | None = None  # threshold tuned from feedback labels, if any
     rows_read: int = 0
     notes: list[str] = field(default_factory=list)
+    since: datetime | None = None  # oldest watermark: new rows were read from here
+    new_raw: pd.DataFrame | None = None  # series and ts of the new rows, before cleaning
+    late: dict[str, int] = field(default_factory=dict)  # late rows per series, not scored
+    previous_window: ReadWindow | None = None
+
+    def read_window(self, new_marks: dict[str, datetime]) -> ReadWindow | None:
+        """The window this tick vouches for once its watermarks moved to new_marks:
+        (oldest old watermark, oldest new watermark], for the series it scored. A tick
+        that scored nothing carries the previous window on, with today's counts."""
+        if self.since is not None and new_marks and self.new_raw is not None:
+            hi = min(new_marks.values())
+            if hi > self.since:
+                raw = self.new_raw[
+                    (self.new_raw[TS_COLUMN] > self.since) & (self.new_raw[TS_COLUMN] <= hi)
+                ]
+                counts = raw[SERIES_COLUMN].value_counts()
+                return ReadWindow(
+                    self.since, hi, {s: int(counts.get(s, 0)) for s in sorted(new_marks)}
+                )
+        if self.previous_window is None:
+            return None
+        refreshed = {s: n + self.late.get(s, 0) for s, n in self.previous_window.counts.items()}
+        return ReadWindow(self.previous_window.lo, self.previous_window.hi, refreshed)
 
     def series(self) -> list[str]:
         return sorted(self.work)
@@ -72,6 +130,26 @@ def training_reason(
     if record.train_end is None or record.train_end < anchor - monitor.retrain.every:
         return "model older than retrain.every"
     return None
+
+
+def gap_note(item: SeriesWork, factor: float = 3.0) -> str | None:
+    """A note when the new rows of a series follow a gap longer than `factor` times its
+    usual step (a silent sensor, a broken ingest): the rows are still scored."""
+    if item.watermark is None or len(item.rows) < 4:
+        return None
+    ts = item.rows[TS_COLUMN].reset_index(drop=True)
+    diffs = ts.diff()
+    step = diffs.median()
+    if pd.isna(step) or step <= pd.Timedelta(0):
+        return None
+    big = diffs[(diffs > step * factor) & (ts > item.watermark)]
+    if big.empty:
+        return None
+    longest = big.idxmax()
+    return (
+        f"{item.series}: {len(big)} gap(s) in the data, longest {big.max()} before "
+        f"{ts[longest]:%Y-%m-%d %H:%M:%S} UTC (usual step {step})"
+    )
 
 
 def _split(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
@@ -101,12 +179,26 @@ def _extract_once(monitor: MonitorConfig, store: Store, until: datetime) -> Tick
     k = monitor.detector.sequence_length - 1
     rows_read = 0
     notes: list[str] = []
+    previous = ReadWindow.from_json(last_read_window(store, monitor.name)) if marks else None
+    late: dict[str, int] = {}
+    new_raw: pd.DataFrame | None = None
     with SourceReader(monitor) as reader:
         reader.source_clause()  # checks table, columns and types before anything else
+        if previous is not None:
+            late = late_rows(previous, reader.count_per_series(previous.lo, previous.hi))
+            if late:
+                notes.append(
+                    f"{sum(late.values())} row(s) arrived late, at or before their series' "
+                    f"watermark (between {previous.lo:%Y-%m-%d %H:%M:%S} and "
+                    f"{previous.hi:%Y-%m-%d %H:%M:%S} UTC; "
+                    + ", ".join(f"{s}: {n}" for s, n in sorted(late.items()))
+                    + "); not scored: run a backfill of that range to score them"
+                )
         if marks:
             since = min(marks.values())
             limit = monitor.source.max_rows_per_tick
             new = reader.read_range(since, until, limit=limit)
+            new_raw = new.raw
             if new.rows_read >= limit:
                 notes.append(f"read limit of {limit} rows reached; later rows come next tick")
             context = reader.read_last(since, k, monitor.source.context_lookback)
@@ -158,12 +250,19 @@ def _extract_once(monitor: MonitorConfig, store: Store, until: datetime) -> Tick
             ctx = item.rows[item.rows[TS_COLUMN] <= mark].tail(k)
             item.rows = pd.concat([ctx, item.rows[item.rows[TS_COLUMN] > mark]], ignore_index=True)
         work[s] = item
+        note = gap_note(item)
+        if note:
+            notes.append(note)
     return TickData(
         until=until,
         work=work,
         min_score=active_threshold(store, monitor.name),
         rows_read=rows_read,
         notes=notes,
+        since=min(marks.values()) if marks else None,
+        new_raw=new_raw,
+        late=late,
+        previous_window=previous,
     )
 
 

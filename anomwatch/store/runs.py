@@ -111,3 +111,19 @@ def abandon_stale_runs(store: Store, monitor: str, current_run_id: int) -> int:
             .values(status="abandoned", finished_at=utcnow(), error="the process running it died")
         )
         return int(result.rowcount or 0)
+
+
+def last_read_window(store: Store, monitor: str) -> dict[str, Any] | None:
+    """The read window of the monitor's last completed run (for counting late rows)."""
+    with store.begin() as conn:
+        details = conn.execute(
+            select(runs.c.details)
+            .where(runs.c.monitor == monitor, runs.c.status.in_(("succeeded", "partial")))
+            .order_by(runs.c.id.desc())
+            .limit(1)
+        ).scalar()
+    if not details:
+        return None
+    parsed = json.loads(details) if isinstance(details, str) else details
+    window = parsed.get("read_window") if isinstance(parsed, dict) else None
+    return window if isinstance(window, dict) else None

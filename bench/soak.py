@@ -1,0 +1,588 @@
+"""Soak: many ticks of one monitor with new data, injected anomalies and random faults,
+then the four guarantees checked against a fault-free reference run.
+
+    nice -n 5 .venv/bin/python bench/soak.py --ticks 120            # SQLite
+    nice -n 5 .venv/bin/python bench/soak.py --ticks 80 --backend postgresql
+
+Every tick runs in its own forked process (as a scheduled run would), with the
+plain task functions (no Prefect API), and may get one fault:
+
+- sigkill:<step>  the tick SIGKILLs itself after extract, after scoring, inside the
+                  persist transaction, after persist, before the send, after the send
+- store_kill / store_kill_all    the store connection killed inside the persist
+                  transaction once (the retry succeeds) / on every attempt (failed run)
+- source_kill / source_kill_all  the same for the source connection before its read
+- hook_500 / hook_down / hook_hang  the webhook answers 500 / refuses connections /
+                  answers after the send timeout
+- overlap         two processes start the same tick at once
+
+Connections are killed for real: pg_terminate_backend on PostgreSQL, the DBAPI
+connection closed underneath on SQLite. Prints a table and appends one JSON line to
+bench/results/soak.jsonl. Not part of the test suite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import random
+import signal
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+RESULTS = ROOT / "bench" / "results" / "soak.jsonl"
+STEP = timedelta(minutes=5)
+T0 = datetime(2026, 11, 20)
+HOSTS = ("a", "b", "c")
+KILL_STEPS = (
+    "after_extract",
+    "after_score",
+    "inside_persist",
+    "after_persist",
+    "before_send",
+    "after_send",
+)
+FAULTS: dict[str, float] = {  # kind -> probability per tick (the rest: no fault)
+    "sigkill": 0.16,
+    "store_kill": 0.07,
+    "store_kill_all": 0.05,
+    "source_kill": 0.07,
+    "source_kill_all": 0.04,
+    "hook_500": 0.06,
+    "hook_down": 0.05,
+    "hook_hang": 0.03,
+    "overlap": 0.03,
+}
+LOCK_SECONDS = 4.0
+NOTIFY_TIMEOUT = 1.0
+
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("PREFECT_LOGGING_LEVEL", "ERROR")
+
+
+# -- the webhook receiver the monitor notifies ------------------------------------
+
+
+@dataclass
+class Hook:
+    """A json:// receiver on a fixed port that can answer 500, go down or hang."""
+
+    mode: str = "up"  # up | 500 | down | hang
+    ok: list[bytes] = field(default_factory=list)  # answered 200 in time
+    late: list[bytes] = field(default_factory=list)  # answered 200 after the send timeout
+    refused: int = 0
+
+    def __post_init__(self) -> None:
+        self.port = 0
+        self._server: ThreadingHTTPServer | None = None
+        self.start()
+
+    def start(self) -> None:
+        hook = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server API
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if hook.mode == "500":
+                    hook.refused += 1
+                    self.send_response(500)
+                else:
+                    if hook.mode == "hang":
+                        time.sleep(NOTIFY_TIMEOUT * 2)
+                        hook.late.append(body)
+                    else:
+                        hook.ok.append(body)
+                    self.send_response(200)
+                try:
+                    self.end_headers()
+                    self.wfile.write(b"ok")
+                except OSError:  # the client gave up (hang mode): its send timed out
+                    return
+
+            def log_message(self, *_args: Any) -> None:
+                return
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self._server.daemon_threads = True
+        self.port = int(self._server.server_address[1])
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def set(self, mode: str) -> None:
+        if mode == "down" and self._server is not None:
+            self.stop()
+        elif mode != "down" and self._server is None:
+            self.start()
+        self.mode = mode
+
+
+# -- one tick, in a forked process --------------------------------------------------
+
+
+def _die() -> None:
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+class _Done:
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def result(self) -> Any:
+        return self.value
+
+
+def plain_pipeline(kill_at: str | None) -> None:
+    """The flow's tasks as plain functions, with a SIGKILL at `kill_at` (like
+    tests/flows/kill_tick.py)."""
+    import anomwatch.store.anomalies as anomalies_module
+    import flows.monitor as fm
+    import tasks.notify as notify_module
+    from tasks.batch import process_batch
+    from tasks.extract import extract_rows
+    from tasks.notify import notify_monitor
+    from tasks.persist import persist_scored
+    from tasks.report import plot_tick
+
+    def at(step: str) -> None:
+        if kill_at == step:
+            _die()
+
+    def extract(*args: Any) -> Any:
+        out = extract_rows(*args)
+        at("after_extract")
+        return out
+
+    class Batch:
+        @staticmethod
+        def submit(*args: Any) -> _Done:
+            return _Done(process_batch(*args))
+
+    process = fm._process
+
+    def process_then(*args: Any) -> Any:
+        out = process(*args)
+        at("after_score")
+        return out
+
+    advance = anomalies_module._advance_watermarks  # may already carry a connection killer
+
+    def advance_then(*args: Any) -> None:
+        advance(*args)
+        at("inside_persist")
+
+    def plot(*args: Any) -> Any:
+        at("after_persist")
+        return plot_tick(*args)
+
+    send = notify_module.send_digest
+
+    def send_around(*args: Any) -> Any:
+        at("before_send")
+        out = send(*args)
+        if out.ok:
+            at("after_send")
+        return out
+
+    fm.extract_task = extract  # type: ignore[assignment]
+    fm.batch_task = Batch  # type: ignore[assignment]
+    fm._process = process_then  # type: ignore[assignment]
+    fm.persist_task = persist_scored  # type: ignore[assignment]
+    fm.plot_task = plot  # type: ignore[assignment]
+    fm.notify_task = notify_monitor  # type: ignore[assignment]
+    anomalies_module._advance_watermarks = advance_then  # type: ignore[assignment]
+    notify_module.send_digest = send_around  # type: ignore[assignment]
+
+
+def run_one_tick(env: dict[str, str], monitors_file: str, until: datetime, fault: str) -> None:
+    """Body of the forked process: install the fault, run the tick, exit 0 or 1."""
+    import logging
+
+    logging.disable(logging.CRITICAL)
+    os.environ.update(env)
+    from fault_injection import ConnectionKiller
+
+    import flows.monitor as fm
+    from anomwatch.config import load_monitors
+    from anomwatch.settings import Settings
+    from anomwatch.store.db import Store
+
+    settings = Settings()
+    kills = {
+        "store_kill": {"store_kills": 1},
+        "store_kill_all": {"store_kills": None},
+        "source_kill": {"source_kills": 1},
+        "source_kill_all": {"source_kills": None},
+    }.get(fault)
+    if kills:
+        monitor = load_monitors(Path(monitors_file)).get("soak")
+        ConnectionKiller(
+            store_url=settings.resolved_store_url,
+            source_url=monitor.source.resolved_url("soak"),
+            **kills,  # type: ignore[arg-type]
+        ).install(setattr)
+    plain_pipeline(fault.split(":", 1)[1] if fault.startswith("sigkill:") else None)
+    store = Store(settings.resolved_store_url)
+    try:
+        fm.run_tick(settings, store, load_monitors(Path(monitors_file)).get("soak"), until)
+    except Exception:  # noqa: BLE001 - recorded in runs; the exit code says it failed
+        os._exit(1)
+    os._exit(0)
+
+
+def tick_in_child(env: dict[str, str], monitors_file: Path, until: datetime, fault: str) -> int:
+    ctx = mp.get_context("fork")
+    proc = ctx.Process(target=run_one_tick, args=(env, str(monitors_file), until, fault))
+    proc.start()
+    proc.join(300)
+    return int(proc.exitcode if proc.exitcode is not None else -999)
+
+
+# -- setup and checks ---------------------------------------------------------------
+
+
+def new_database(backend: str, workdir: Path, label: str, created: list[Any]) -> str:
+    from conftest import DatabaseFactory
+
+    factory = DatabaseFactory(backend, workdir)
+    created.append(factory)
+    return factory.new(label)
+
+
+def write_monitors(path: Path, source_url: str, targets: list[str]) -> None:
+    import yaml
+
+    spec = {
+        "monitors": [
+            {
+                "name": "soak",
+                "source": {
+                    "url": source_url,
+                    "table": "metrics",
+                    "timestamp": "ts",
+                    "series": ["host", "metric"],
+                    "values": ["value"],
+                },
+                "detector": {"components": ["iforest"], "contamination": 0.01, "seed": 1},
+                "notify": {"targets": targets, "max_messages_per_hour": 10_000},
+            }
+        ]
+    }
+    path.write_text(yaml.safe_dump(spec))
+
+
+def stored_keys(store: Any) -> Counter[tuple[str, datetime]]:
+    from sqlalchemy import select
+
+    from anomwatch.store.schema import anomalies
+
+    with store.engine.connect() as conn:
+        rows = conn.execute(
+            select(anomalies.c.series, anomalies.c.ts).where(anomalies.c.monitor == "soak")
+        ).all()
+    return Counter((r.series, r.ts) for r in rows)
+
+
+def watermark_violations(
+    store: Any, expected: set[tuple[str, datetime]], stored: Counter[tuple[str, datetime]]
+) -> int:
+    """Expected anomalies at or before their series' watermark that are not stored."""
+    from anomwatch.store.anomalies import get_watermarks
+
+    marks = get_watermarks(store, "soak")
+    return sum(1 for s, ts in expected if s in marks and ts <= marks[s] and (s, ts) not in stored)
+
+
+def interleaved_runs(store: Any) -> int:
+    """Pairs of runs that did work at the same time (skipped and abandoned runs excluded:
+    an abandoned run's end is only known when the next run notices it)."""
+    from anomwatch.store.runs import list_runs
+
+    runs = [
+        r
+        for r in list_runs(store, "soak", limit=100_000)
+        if r["status"] in ("succeeded", "partial", "failed") and r["finished_at"]
+    ]
+    runs.sort(key=lambda r: r["started_at"])
+    return sum(
+        1 for a, b in zip(runs, runs[1:], strict=False) if b["started_at"] < a["finished_at"]
+    )
+
+
+def outbox_state(store: Any) -> dict[str, int]:
+    from sqlalchemy import func, select
+
+    from anomwatch.store.schema import anomalies, notifications
+
+    with store.engine.connect() as conn:
+        statuses = dict(
+            conn.execute(
+                select(notifications.c.status, func.count()).group_by(notifications.c.status)
+            ).all()
+        )
+        unnotified = conn.execute(
+            select(func.count())
+            .select_from(anomalies)
+            .where(
+                anomalies.c.monitor == "soak",
+                anomalies.c.suppressed.is_(None),
+                anomalies.c.notified_at.is_(None),
+            )
+        ).scalar_one()
+        suppressed = conn.execute(
+            select(func.count())
+            .select_from(anomalies)
+            .where(anomalies.c.monitor == "soak", anomalies.c.suppressed.is_not(None))
+        ).scalar_one()
+    return {
+        "sent": int(statuses.get("sent", 0)),
+        "pending": int(statuses.get("pending", 0)),
+        "dead": int(statuses.get("dead", 0)),
+        "unnotified": int(unnotified),
+        "suppressed": int(suppressed),
+    }
+
+
+def pick_fault(rng: random.Random) -> str:
+    roll = rng.random()
+    for kind, p in FAULTS.items():
+        if roll < p:
+            return f"sigkill:{rng.choice(KILL_STEPS)}" if kind == "sigkill" else kind
+        roll -= p
+    return "none"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--ticks", type=int, default=120)
+    parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--incidents", type=int, default=0, help="default: one per 10 ticks")
+    args = parser.parse_args()
+
+    # imported once here, so that each forked tick starts at once
+    import fault_injection  # noqa: F401
+
+    import flows.monitor  # noqa: F401
+    import tasks.batch  # noqa: F401
+    import tasks.notify  # noqa: F401
+    import tasks.report  # noqa: F401
+    from anomwatch.demo import Incident, simulate, write_rows
+    from anomwatch.store.db import Store
+
+    rng = random.Random(args.seed)
+    work = Path(tempfile.mkdtemp(prefix="aw_soak_"))
+    created: list[Any] = []
+    started = time.monotonic()
+    end = T0 + STEP * args.ticks
+    incidents = tuple(
+        Incident(rng.choice(HOSTS), "cpu", "spike", T0 + STEP * rng.randrange(2, args.ticks), 1)
+        for _ in range(args.incidents or max(1, args.ticks // 10))
+    )
+    rows = simulate(
+        T0 - timedelta(days=2),
+        end + STEP,
+        incidents,
+        hosts=HOSTS,
+        metrics={"cpu": (40.0, 15.0, 2.0)},
+        seed=args.seed,
+    )
+    history = rows[rows.ts <= T0]
+    untils = [T0 + STEP * i for i in range(args.ticks + 1)]
+
+    # 1. the reference: the same ticks, in this process, without faults
+    ref_source = new_database(args.backend, work, "refsrc", created)
+    ref_store_url = new_database(args.backend, work, "refstore", created)
+    write_rows(ref_source, rows)
+    ref_store = Store(ref_store_url)
+    ref_store.migrate()
+    write_monitors(work / "ref.yaml", ref_source, [])
+    ref_env = {
+        "ANOMWATCH_HOME": str(work / "refhome"),
+        "ANOMWATCH_STORE_URL": ref_store_url,
+    }
+    for until in untils:
+        assert tick_in_child(ref_env, work / "ref.yaml", until, "none") == 0
+    expected = set(stored_keys(ref_store))
+
+    # 2. the soak: data arrives tick by tick, faults at random
+    hook = Hook()
+    source = new_database(args.backend, work, "src", created)
+    store_url = new_database(args.backend, work, "store", created)
+    write_rows(source, history)
+    store = Store(store_url)
+    store.migrate()
+    write_monitors(work / "soak.yaml", source, [f"json://127.0.0.1:{hook.port}/soak"])
+    env = {
+        "ANOMWATCH_HOME": str(work / "home"),
+        "ANOMWATCH_STORE_URL": store_url,
+        "ANOMWATCH_NOTIFY_RETRY_BASE_SECONDS": "0",
+        "ANOMWATCH_NOTIFY_TIMEOUT_SECONDS": str(NOTIFY_TIMEOUT),
+        "ANOMWATCH_LOCK_TIMEOUT_SECONDS": str(LOCK_SECONDS),
+        "ANOMWATCH_DB_ATTEMPTS": "3",
+        "ANOMWATCH_DB_RETRY_BASE_SECONDS": "0.05",
+    }
+    faults: Counter[str] = Counter()
+    exits: Counter[str] = Counter()
+    max_mark_violations = 0
+    spurious = 0
+    delivered_then_killed = 0
+    for i, until in enumerate(untils):
+        if i:
+            write_rows(source, rows[(rows.ts > until - STEP) & (rows.ts <= until)])
+        fault = "none" if i == 0 else pick_fault(rng)
+        faults[fault.split(":")[0] if fault.startswith("sigkill") else fault] += 1
+        if fault.startswith("sigkill"):
+            faults[fault] += 1
+        hook.set({"hook_500": "500", "hook_down": "down", "hook_hang": "hang"}.get(fault, "up"))
+        ok_before = len(hook.ok)
+        if fault == "overlap":
+            ctx = mp.get_context("fork")
+            procs = [
+                ctx.Process(target=run_one_tick, args=(env, str(work / "soak.yaml"), until, "none"))
+                for _ in range(2)
+            ]
+            for p in procs:
+                p.start()
+            for p in procs:
+                p.join(300)
+                exits[str(p.exitcode)] += 1
+        else:
+            code = tick_in_child(env, work / "soak.yaml", until, fault)
+            exits[str(code)] += 1
+            if code == -signal.SIGKILL:
+                if fault == "sigkill:after_send" and len(hook.ok) > ok_before:
+                    delivered_then_killed += 1
+                time.sleep(LOCK_SECONDS + 0.1)  # the killed run's lock expires
+        stored = stored_keys(store)
+        max_mark_violations = max(
+            max_mark_violations, watermark_violations(store, expected, stored)
+        )
+        spurious = max(spurious, len(set(stored) - expected))
+
+    # 3. recovery: channel up, no faults, until everything due is sent
+    hook.set("up")
+    for _ in range(2):
+        tick_in_child(env, work / "soak.yaml", untils[-1], "none")
+    time.sleep(NOTIFY_TIMEOUT * 2.5)  # let 'hang' requests finish
+    stored = stored_keys(store)
+    outbox = outbox_state(store)
+    duplicates = sum(n - 1 for n in stored.values() if n > 1)
+    missing = len(expected - set(stored))
+    extra = len(set(stored) - expected)
+    resent = len(hook.ok) - outbox["sent"]
+    interleaved = interleaved_runs(store)
+    checks = {
+        "1 stored exactly once": missing == 0 and extra == 0 and duplicates == 0 and not spurious,
+        "2 notified at most once": resent <= delivered_then_killed + len(hook.late),
+        "2 notified at least once": outbox["pending"] == 0
+        and outbox["dead"] == 0
+        and outbox["unnotified"] == 0,
+        "3 watermark never past unstored rows": max_mark_violations == 0,
+        "4 no interleaving": interleaved == 0,
+    }
+    from anomwatch.store.runs import list_runs
+
+    statuses = Counter(r["status"] for r in list_runs(store, "soak", limit=100_000))
+    seconds = time.monotonic() - started
+    print_table(args, faults, expected, stored, outbox, hook, resent, delivered_then_killed)
+    print(
+        f"\nruns: {dict(sorted(statuses.items()))}   process exits: {dict(sorted(exits.items()))}"
+    )
+    print(
+        f"max expected-but-unstored rows behind a watermark after any tick: {max_mark_violations}"
+    )
+    print(f"interleaved run pairs: {interleaved}   elapsed: {seconds:.0f} s\n")
+    width = max(map(len, checks))
+    for name, ok in checks.items():
+        print(f"  {name:<{width}}  {'PASS' if ok else 'FAIL'}")
+    record = {
+        "bench": "soak",
+        "when": datetime.now().isoformat(timespec="seconds"),
+        "backend": args.backend,
+        "seed": args.seed,
+        "ticks": args.ticks,
+        "incidents": len(incidents),
+        "faults": dict(faults),
+        "expected": len(expected),
+        "stored": len(stored),
+        "missing": missing,
+        "extra": extra,
+        "duplicates": duplicates,
+        "outbox": outbox,
+        "webhook_ok": len(hook.ok),
+        "webhook_late": len(hook.late),
+        "webhook_500": hook.refused,
+        "resent": resent,
+        "delivered_then_killed": delivered_then_killed,
+        "runs": dict(statuses),
+        "max_watermark_violations": max_mark_violations,
+        "interleaved": interleaved,
+        "checks": checks,
+        "seconds": round(seconds, 1),
+    }
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    with RESULTS.open("a") as fh:
+        fh.write(json.dumps(record) + "\n")
+    hook.stop()
+    ref_store.dispose()
+    store.dispose()
+    for factory in created:
+        factory.drop_all()
+    sys.exit(0 if all(checks.values()) else 1)
+
+
+def print_table(
+    args: argparse.Namespace,
+    faults: Counter[str],
+    expected: set[Any],
+    stored: Counter[Any],
+    outbox: dict[str, int],
+    hook: Hook,
+    resent: int,
+    delivered_then_killed: int,
+) -> None:
+    print(f"soak: {args.ticks + 1} ticks on {args.backend}, seed {args.seed}\n")
+    print("| fault | ticks |\n|---|---|")
+    for kind, n in sorted(faults.items()):
+        print(f"| {kind} | {n} |")
+    print("\n| anomalies | count |\n|---|---|")
+    rows = [
+        ("expected (fault-free reference run)", len(expected)),
+        ("stored", len(stored)),
+        ("stored more than once", sum(1 for n in stored.values() if n > 1)),
+        ("missing / unexpected", f"{len(expected - set(stored))} / {len(set(stored) - expected)}"),
+        ("suppressed (repeats, not sent)", outbox["suppressed"]),
+        ("digests sent (outbox rows 'sent')", outbox["sent"]),
+        ("webhook deliveries answered in time", len(hook.ok)),
+        ("webhook deliveries after the send timeout", len(hook.late)),
+        ("webhook 500 answers", hook.refused),
+        ("resent (deliveries - sent)", resent),
+        ("killed right after a delivered send", delivered_then_killed),
+        (
+            "left pending / dead / unnotified",
+            f"{outbox['pending']} / {outbox['dead']} / {outbox['unnotified']}",
+        ),
+    ]
+    for name, value in rows:
+        print(f"| {name} | {value} |")
+
+
+if __name__ == "__main__":
+    main()
