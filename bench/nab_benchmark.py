@@ -1,18 +1,21 @@
 """NAB benchmark: all 58 series of ../shared/data/nab, streamed as a scheduled
 deployment would see them, scored with NAB's rules (detector/nab.py).
 
-    .venv/bin/python bench/nab_benchmark.py [--components iforest,robust_residual]
-                                             [--retrain-every 0.1] [--suppress 0.05]
+    .venv/bin/python bench/nab_benchmark.py [--components iforest,level_shift]
+        [--weights auto] [--threshold sigma] [--trend] [--smoothing 0]
+        [--retrain-every 0.05] [--alarm-k 1 --alarm-m 1] [--suppress 0.05]
+        [--files REGEX] [--workers 2]
 
 Per file: the first 15% (at most 750 rows) is the probationary period and the
 first training set; the rest arrives in chunks of `retrain-every` x n rows; before
 each chunk the detector is retrained on the rows seen so far (the last 5,000 at
-most) and the chunk is scored with sequence context: no look-ahead. Scores are then
-made "alarm-like" without look-ahead: a row keeps its score only if it is higher
-than every score of the `suppress` x n rows before it (fire once, stay quiet while
-the excursion lasts). One threshold for all files per profile, chosen by NAB's
-sweep. Prints our scores beside the published scoreboard and appends a JSON line
-to bench/results/nab.jsonl.
+most) and the chunk is scored with `config.context_rows` rows of context: no
+look-ahead. The detector's score per row goes through the detector's own alarm
+aggregation (detector/alarms.py: >= k of the last m rows cross, then quiet for
+`suppress` x n rows), for every candidate threshold: one threshold for all files
+per profile, chosen by NAB's sweep (here over 400 quantiles of the top 5% of all
+scores plus every score of the top 2,000). Prints our scores beside the
+published scoreboard and appends a JSON line to bench/results/nab.jsonl.
 """
 
 from __future__ import annotations
@@ -20,11 +23,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -34,7 +40,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from detector import DetectorConfig, EnsembleDetector  # noqa: E402
-from detector.nab import PROFILES, LabelledFile, best_threshold, probation_rows  # noqa: E402
+from detector.alarms import aggregate  # noqa: E402
+from detector.nab import PROFILES, LabelledFile, Profile, _row_values, normalised  # noqa: E402
 
 NAB = ROOT.parent / "shared" / "data" / "nab"
 RESULTS = ROOT / "bench" / "results" / "nab.jsonl"
@@ -51,67 +58,135 @@ def load_windows(
     return out
 
 
-def keep_new_highs(scores: np.ndarray, k: int) -> np.ndarray:
-    """A score survives only if it beats every score of the k rows before it."""
-    padded = np.concatenate([np.zeros(k), scores])
-    previous = np.lib.stride_tricks.sliding_window_view(padded[:-1], k).max(axis=1)
-    return np.where(scores > previous, scores, 0.0)
-
-
-def stream_file(args: tuple[str, list[str], float, float, int]) -> tuple[str, np.ndarray, float]:
-    path, components, retrain_every, suppress, seq = args
+def stream_file(args: tuple[str, dict[str, Any], float]) -> tuple[str, np.ndarray, float]:
+    path, settings, retrain_every = args
     started = time.perf_counter()
     x = pd.read_csv(path)["value"].to_numpy(float)[:, None]
     n = len(x)
-    probation = probation_rows(n)
+    probation = min(int(np.floor(0.15 * n)), 750)
     chunk = max(int(retrain_every * n), 50)
     scores = np.zeros(n)
-    config = DetectorConfig(
-        components=components,
-        contamination=0.01,
-        sequence_length=seq,
-        min_train_points=min(100, probation),
-    )
+    config = DetectorConfig.model_validate({**settings, "min_train_points": min(100, probation)})
+    context_rows = config.context_rows
     start = probation
     while start < n:
         end = min(start + chunk, n)
         model = EnsembleDetector(config).fit(x[max(0, start - 5000) : start])
-        context = max(0, start - (seq - 1))
-        result = model.score(x[context:end])
-        scores[start:end] = result.score[start - context :]
+        context = max(0, start - context_rows)
+        scores[start:end] = model.score(x[context:end]).score[start - context :]
         start = end
-    return path, keep_new_highs(scores, max(int(suppress * n), 1)), time.perf_counter() - started
+    return path, scores, time.perf_counter() - started
+
+
+@dataclass
+class Scorable:
+    """One file's NAB row values for one profile, to score many alarm sets fast."""
+
+    window_of: np.ndarray
+    value: np.ndarray
+    n_windows: int
+    probation: int
+    fn: float
+
+    def raw(self, alarms: np.ndarray) -> float:
+        rows = np.flatnonzero(alarms)
+        rows = rows[rows >= self.probation]
+        w = self.window_of[rows]
+        inside = w >= 0
+        _, first = np.unique(w[inside], return_index=True)  # rows are sorted: earliest first
+        found = self.value[rows[inside][first]].sum()
+        missed = self.n_windows - len(first)
+        return float(found - self.fn * missed + self.value[rows[~inside]].sum())
+
+
+def sweep(
+    scores: list[np.ndarray],
+    files: list[LabelledFile],
+    profile: Profile,
+    k: int,
+    m: int,
+    suppress: list[int],
+) -> tuple[float, float]:
+    """(best normalised score, its threshold) over candidate thresholds."""
+    scorable = []
+    for f in files:
+        window_of, value = _row_values(f, profile)
+        scorable.append(Scorable(window_of, value, len(f.windows), f.probation, profile.fn))
+    pooled = np.concatenate([s[f.probation :] for s, f in zip(scores, files, strict=True)])
+    top = np.sort(pooled)[::-1]
+    candidates = np.unique(
+        np.concatenate([top[:2000], np.quantile(pooled, np.linspace(0.95, 1.0, 400))])
+    )
+    n_windows = sum(len(f.windows) for f in files)
+    best, best_t = normalised(-profile.fn * n_windows, n_windows, profile), float("inf")
+    for t in candidates:
+        raw = sum(
+            sc.raw(aggregate(s >= t, k, m, sup))
+            for s, sc, sup in zip(scores, scorable, suppress, strict=True)
+        )
+        value = normalised(raw, n_windows, profile)
+        if value > best:
+            best, best_t = value, float(t)
+    return best, best_t
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--components", default="iforest,robust_residual")
-    parser.add_argument("--retrain-every", type=float, default=0.1)
-    parser.add_argument("--suppress", type=float, default=0.05)
+    parser.add_argument("--components", default="iforest")
+    parser.add_argument("--weights", default="equal")
+    parser.add_argument("--threshold", default="quantile", help="quantile: calibrated mean")
+    parser.add_argument("--trend", action="store_true", help="robust_residual.trend")
+    parser.add_argument("--smoothing", type=int, default=0)
+    parser.add_argument("--retrain-every", type=float, default=0.05)
+    parser.add_argument("--alarm-k", type=int, default=1)
+    parser.add_argument("--alarm-m", type=int, default=1)
+    parser.add_argument("--suppress", type=float, default=0.05, help="quiet rows / file rows")
     parser.add_argument("--sequence-length", type=int, default=16)
+    parser.add_argument("--files", default="", help="only files whose path matches (iterating)")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--cache", default="", help="npz file: reuse/save streamed scores")
     args = parser.parse_args()
     components = args.components.split(",")
+    settings: dict[str, Any] = {
+        "components": components,
+        "weights": args.weights,
+        "threshold": args.threshold,
+        "contamination": 0.01,
+        "sequence_length": args.sequence_length,
+        "smoothing": args.smoothing,
+        "robust_residual": {"trend": args.trend},
+    }
     labels = json.loads((NAB / "labels" / "combined_windows.json").read_text())
-    paths = sorted((NAB / "data").glob("*/*.csv"))
-    jobs = [
-        (str(p), components, args.retrain_every, args.suppress, args.sequence_length) for p in paths
-    ]
+    paths = [p for p in sorted((NAB / "data").glob("*/*.csv")) if re.search(args.files, str(p))]
+    jobs = [(str(p), settings, args.retrain_every) for p in paths]
     started = time.perf_counter()
-    with ProcessPoolExecutor(args.workers) as pool:
-        streamed = list(pool.map(stream_file, jobs))
+    if args.cache and Path(args.cache).exists():
+        cached = np.load(args.cache)
+        streamed = [(p, cached[p], 0.0) for p, _, _ in jobs]
+    else:
+        with ProcessPoolExecutor(args.workers) as pool:
+            streamed = list(pool.map(stream_file, jobs))
+        if args.cache:
+            np.savez(args.cache, **{p: s for p, s, _ in streamed})
     elapsed = time.perf_counter() - started
-    files = []
-    for path, scores, _secs in streamed:
+    files, scores, suppress = [], [], []
+    for path, score, _secs in streamed:
         name = str(Path(path).relative_to(NAB / "data"))
         ts = pd.to_datetime(pd.read_csv(path)["timestamp"])
-        files.append(LabelledFile(scores=scores, windows=load_windows(name, ts, labels)))
-    ours = {p: best_threshold(files, prof) for p, prof in PROFILES.items()}
+        files.append(LabelledFile(scores=score, windows=load_windows(name, ts, labels)))
+        scores.append(score)
+        suppress.append(max(int(args.suppress * len(score)), 0))
+    ours = {
+        p: sweep(scores, files, prof, args.alarm_k, args.alarm_m, suppress)
+        for p, prof in PROFILES.items()
+    }
     board = json.loads((NAB / "results_final.json").read_text())
-
     print(
         f"\nNAB: {len(files)} files, {sum(len(f.windows) for f in files)} windows, "
-        f"components {'+'.join(components)}, retrain every {args.retrain_every:.0%} of a file, "
+        f"components {'+'.join(components)} (weights {args.weights}, {args.threshold}"
+        f"{', trend' if args.trend else ''}{f', EWMA {args.smoothing}' if args.smoothing else ''}"
+        f"), retrain every {args.retrain_every:.0%} of a file, alarms {args.alarm_k} of "
+        f"{args.alarm_m} then quiet {args.suppress:.0%}, "
         f"{elapsed:.0f} s on {args.workers} processes"
     )
     print(f"{'detector':34} {'standard':>9} {'low FP':>8} {'low FN':>8}")
@@ -123,16 +198,17 @@ def main() -> None:
             ours["reward_low_FN_rate"][0],
         )
     ]
-    for name, prof in board.items():
-        if isinstance(prof, dict) and "standard" in prof:
-            rows.append(
-                (
-                    name,
-                    prof["standard"],
-                    prof.get("reward_low_FP_rate", float("nan")),
-                    prof.get("reward_low_FN_rate", float("nan")),
+    if not args.files:
+        for name, prof in board.items():
+            if isinstance(prof, dict) and "standard" in prof:
+                rows.append(
+                    (
+                        name,
+                        prof["standard"],
+                        prof.get("reward_low_FP_rate", float("nan")),
+                        prof.get("reward_low_FN_rate", float("nan")),
+                    )
                 )
-            )
     for name, std, low_fp, low_fn in sorted(rows, key=lambda r: -r[1]):
         print(f"{name:34} {std:9.1f} {low_fp:8.1f} {low_fn:8.1f}")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
@@ -141,9 +217,10 @@ def main() -> None:
             json.dumps(
                 {
                     "at": datetime.now().isoformat(timespec="seconds"),
-                    "components": components,
+                    "files": len(files),
+                    "settings": settings,
                     "retrain_every": args.retrain_every,
-                    "suppress": args.suppress,
+                    "alarm": {"k": args.alarm_k, "m": args.alarm_m, "suppress": args.suppress},
                     "seconds": round(elapsed, 1),
                     "scores": {p: round(v[0], 2) for p, v in ours.items()},
                     "thresholds": {p: v[1] for p, v in ours.items()},

@@ -35,6 +35,7 @@ class EmpiricalCalibrator:
         upto = np.searchsorted(self.sorted_, raw, side="right")
         cdf = (below + upto) / 2 / (n + 1)
         in_tail = raw > self.tail_start_
-        tail = 1 - TAIL_FRACTION * np.exp(-(raw - self.tail_start_) / self.tail_scale_)
+        excess = np.maximum(raw - self.tail_start_, 0.0)
+        tail = 1 - TAIL_FRACTION * np.exp(-excess / self.tail_scale_)
         # the tail model only ever raises a score, so the mapping stays monotone
         return np.clip(np.where(in_tail, np.maximum(cdf, tail), cdf), 0.0, 1.0)

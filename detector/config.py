@@ -5,9 +5,19 @@ from __future__ import annotations
 import hashlib
 from typing import Literal
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-ComponentName = Literal["iforest", "robust_residual", "lstm_forecaster", "lstm_autoencoder"]
+ComponentName = Literal[
+    "iforest", "robust_residual", "lstm_forecaster", "lstm_autoencoder", "level_shift"
+]
+ThresholdName = Literal["quantile", "sigma", "dynamic", "f1"]
+
+
+def smoothing_length(span: int) -> int:
+    """Points an EWMA of this span looks back (weights below 1% of the newest are cut)."""
+    alpha = 2.0 / (span + 1)
+    return 1 if span <= 1 else int(np.ceil(np.log(0.01) / np.log(1 - alpha))) + 1
 
 
 def _default_components() -> list[ComponentName]:
@@ -33,6 +43,51 @@ class LSTMParams(BaseModel):
     patience: int = Field(4, ge=1)
 
 
+class ResidualParams(BaseModel):
+    """robust_residual: the expected value of a point from the `window` points before it."""
+
+    model_config = ConfigDict(extra="forbid")
+    trend: bool = Field(
+        False, description="a robust local line instead of the median: no lag on slopes"
+    )
+    window: int | None = Field(None, ge=2, description="points used; default sequence_length - 1")
+
+
+class LevelShiftParams(BaseModel):
+    """level_shift: median of the last `recent` points vs the median of `reference` before them."""
+
+    model_config = ConfigDict(extra="forbid")
+    recent: int = Field(4, ge=1)
+    reference: int | None = Field(None, ge=2, description="default sequence_length - recent")
+
+
+class DynamicThresholdParams(BaseModel):
+    """Hundman et al. (2018) dynamic threshold: mean + z * std of the smoothed errors."""
+
+    model_config = ConfigDict(extra="forbid")
+    z_min: float = Field(2.5, gt=0)
+    z_max: float = Field(12.0, gt=0)
+    z_step: float = Field(0.5, gt=0)
+    max_sequences: int = Field(5, ge=1, description="per this many points, see per_points")
+    per_points: int = Field(1000, ge=10)
+    prune: float = Field(0.13, ge=0, lt=1, description="minimum percent drop between sequences")
+
+
+class AlarmParams(BaseModel):
+    """Alarm aggregation: fire when >= k of the last m points cross, then stay quiet."""
+
+    model_config = ConfigDict(extra="forbid")
+    k: int = Field(1, ge=1)
+    m: int = Field(1, ge=1)
+    suppress: int = Field(0, ge=0, description="points without a new alarm after one fires")
+
+    @model_validator(mode="after")
+    def _k_within_m(self) -> AlarmParams:
+        if self.k > self.m:
+            raise ValueError(f"alarm.k ({self.k}) must not exceed alarm.m ({self.m})")
+        return self
+
+
 class DetectorConfig(BaseModel):
     """How a series is modelled and when a point counts as anomalous."""
 
@@ -42,11 +97,21 @@ class DetectorConfig(BaseModel):
     weights: dict[str, float] | Literal["equal", "auto"] = "equal"
     sequence_length: int = Field(16, ge=2, description="context rows needed before a new point")
     contamination: float = Field(0.01, gt=0, lt=0.5, description="expected anomalous fraction")
-    threshold: Literal["quantile"] = "quantile"
+    threshold: ThresholdName = Field(
+        "quantile",
+        description="quantile: calibrated score >= 1 - contamination; sigma: combined error >= "
+        "threshold_sigma noise sigmas; dynamic: Hundman et al. 2018; f1: F1-optimal from labels",
+    )
+    threshold_sigma: float = Field(3.5, gt=0)
+    dynamic: DynamicThresholdParams = Field(default_factory=DynamicThresholdParams)
+    smoothing: int = Field(0, ge=0, description="EWMA span (points) of the errors; 0 = off")
+    alarm: AlarmParams | None = None
     min_train_points: int = Field(100, ge=10)
     seed: int = 0
     iforest: IForestParams = Field(default_factory=IForestParams)
     lstm: LSTMParams = Field(default_factory=LSTMParams)
+    robust_residual: ResidualParams = Field(default_factory=ResidualParams)
+    level_shift: LevelShiftParams = Field(default_factory=LevelShiftParams)
 
     @model_validator(mode="after")
     def _weights_name_components(self) -> DetectorConfig:
@@ -55,6 +120,37 @@ class DetectorConfig(BaseModel):
             if unknown:
                 raise ValueError(f"weights name components not in 'components': {sorted(unknown)}")
         return self
+
+    @model_validator(mode="after")
+    def _level_shift_fits(self) -> DetectorConfig:
+        if "level_shift" in self.components and self.level_shift_reference < 2:
+            raise ValueError(
+                f"level_shift needs at least 2 reference points: raise sequence_length "
+                f"({self.sequence_length}) or lower level_shift.recent ({self.level_shift.recent})"
+            )
+        return self
+
+    @property
+    def residual_window(self) -> int:
+        return self.robust_residual.window or self.sequence_length - 1
+
+    @property
+    def level_shift_reference(self) -> int:
+        return self.level_shift.reference or self.sequence_length - self.level_shift.recent
+
+    @property
+    def context_rows(self) -> int:
+        """Rows a caller must prepend so that new rows score exactly as in one long batch."""
+        rows = self.sequence_length - 1
+        if "robust_residual" in self.components:
+            rows = max(rows, self.residual_window)
+        if "level_shift" in self.components:
+            rows = max(rows, self.level_shift.recent + self.level_shift_reference - 1)
+        if self.smoothing:
+            rows += smoothing_length(self.smoothing) - 1
+        if self.alarm is not None:
+            rows += self.alarm.m - 1
+        return rows
 
     def config_hash(self) -> str:
         """Changes whenever any setting changes (models trained otherwise are retrained)."""

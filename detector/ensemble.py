@@ -11,13 +11,19 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from detector.alarms import aggregate
 from detector.calibration import EmpiricalCalibrator
 from detector.config import DetectorConfig
 from detector.errors import DetectorError, InsufficientDataError
 from detector.iforest import IForestComponent
+from detector.level_shift import LevelShift
+from detector.metrics import best_f1_threshold
 from detector.persistence import read_artifact, write_artifact
 from detector.residual import RobustResidual
-from detector.result import Detection
+from detector.result import ComponentOutput, Detection
+from detector.smoothing import ewma
+from detector.thresholds import dynamic_threshold, sigma_threshold
+from detector.weights import auto_weights
 
 
 class Component(Protocol):
@@ -27,12 +33,18 @@ class Component(Protocol):
 
     def score(self, X: np.ndarray) -> np.ndarray: ...
 
+    def outputs(self, X: np.ndarray) -> ComponentOutput: ...
+
 
 def build_component(name: str, config: DetectorConfig) -> Component:
     if name == "iforest":
         return IForestComponent(config.iforest, config.contamination, config.seed)
     if name == "robust_residual":
-        return RobustResidual(config.sequence_length)
+        return RobustResidual(
+            config.sequence_length, config.robust_residual.trend, config.robust_residual.window
+        )
+    if name == "level_shift":
+        return LevelShift(config.level_shift.recent, config.level_shift_reference)
     from detector.lstm import LSTMAutoencoder, LSTMForecaster  # imports Keras lazily
 
     if name == "lstm_forecaster":
@@ -43,10 +55,28 @@ def build_component(name: str, config: DetectorConfig) -> Component:
 
 
 class EnsembleDetector:
+    """Components → one combined statistic → (EWMA) → threshold → (alarm aggregation).
+
+    With threshold "quantile" the statistic is the weighted mean of the calibrated
+    component scores (as before); with "sigma", "dynamic" and "f1" it is the weighted
+    mean of the component errors in noise sigmas, which keeps the shape of the tail
+    a threshold has to find. Either way the reported score is that statistic
+    calibrated on the training rows, and each component's calibrated score is kept.
+    """
+
     def __init__(self, config: DetectorConfig) -> None:
         self.config = config
         self.components: dict[str, Component] = {}
         self.n_features: int | None = None
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # a model saved before a setting existed loads with that setting's default
+        config = state.get("config")
+        if isinstance(config, DetectorConfig):
+            state["config"] = DetectorConfig.model_validate(
+                {k: v for k, v in config.__dict__.items() if k in DetectorConfig.model_fields}
+            )
+        self.__dict__.update(state)
 
     # -- input checks ----------------------------------------------------------------
 
@@ -71,35 +101,84 @@ class EnsembleDetector:
 
     # -- fit / score -------------------------------------------------------------------
 
-    def fit(self, X: np.ndarray) -> EnsembleDetector:
+    def fit(self, X: np.ndarray, labels: np.ndarray | None = None) -> EnsembleDetector:
+        """Fit on X; with threshold "f1", `labels` (True = anomalous row) choose the threshold."""
         X = self._check(X, fitting=True)
         if len(X) < self.config.min_train_points:
             raise InsufficientDataError(
                 f"{len(X)} training point(s), at least {self.config.min_train_points} needed "
                 "(detector.min_train_points)"
             )
+        if (labels is not None) != (self.config.threshold == "f1"):
+            raise DetectorError(
+                "threshold 'f1' needs labels (fit(X, labels=...)), and labels are only used by "
+                f"threshold 'f1' (this config has {self.config.threshold!r}); or fit without "
+                "labels and call tune_threshold(X, labels) afterwards"
+            )
+        if labels is not None and len(labels) != len(X):
+            raise DetectorError(f"{len(labels)} label(s) for {len(X)} training row(s)")
         self.n_features = X.shape[1]
         self.components = {n: build_component(n, self.config) for n in self.config.components}
         self._fit_components(X)
-        self.weights_ = self._weights()
+        outputs = {n: c.outputs(X) for n, c in self.components.items()}
+        self.weights_, self.injected_ap_ = self._weights(X, outputs)
         self.center_ = np.median(X, axis=0)
         self.lower_ = np.quantile(X, 0.005, axis=0)
         self.upper_ = np.quantile(X, 0.995, axis=0)
-        parts = {n: c.score(X) for n, c in self.components.items()}
+        statistic = self._statistic(outputs)
         # A mean of calibrated scores is no longer a CDF: calibrate the ensemble again,
         # so that the threshold keeps meaning "this rare on normal data".
         self.ensemble_calibrator_: EmpiricalCalibrator | None = None
-        if len(parts) > 1:
-            self.ensemble_calibrator_ = EmpiricalCalibrator().fit(self._combine(parts))
-        train_scores = self._final(parts)
-        self.threshold_ = 1.0 - self.config.contamination
-        self.training_summary: dict[str, float | int] = {
+        if len(outputs) > 1 or self._in_error_space or self.config.smoothing > 1:
+            self.ensemble_calibrator_ = EmpiricalCalibrator().fit(statistic)
+        train_scores = self._final(statistic)
+        self.error_threshold_: float | None = None
+        method = self.config.threshold
+        if method == "quantile":
+            self.threshold_ = 1.0 - self.config.contamination
+        elif method == "f1":
+            assert labels is not None
+            self.threshold_ = best_f1_threshold(np.asarray(labels, bool), train_scores)[1]
+        else:
+            if method == "sigma":
+                epsilon = sigma_threshold(statistic, self.config.threshold_sigma)
+            else:
+                epsilon = dynamic_threshold(statistic, self.config.dynamic)
+            self.error_threshold_ = float(epsilon)
+            self.threshold_ = float(self._final(np.array([epsilon]))[0])
+        crossed = self._crossed(statistic, train_scores)
+        self.training_summary: dict[str, Any] = {
             "n_points": int(len(X)),
             "n_features": int(self.n_features),
-            "train_flag_rate": float(np.mean(train_scores >= self.threshold_)),
+            "train_flag_rate": float(np.mean(crossed)),
             "train_score_p99": float(np.quantile(train_scores, 0.99)),
+            "threshold": self.config.threshold,
+            "score_threshold": float(self.threshold_),
+            "weights": {n: round(w, 4) for n, w in self.weights_.items()},
         }
+        if self.error_threshold_ is not None:
+            self.training_summary["error_threshold"] = self.error_threshold_
+        if self.injected_ap_:
+            self.training_summary["injected_ap"] = {
+                n: round(v, 4) for n, v in self.injected_ap_.items()
+            }
         return self
+
+    def tune_threshold(self, X: np.ndarray, labels: np.ndarray) -> float:
+        """Set the F1-optimal score threshold from labelled rows (e.g. validation data
+        or analysts' feedback); returns the F1 it reaches on them."""
+        result = self.score(X)
+        if len(labels) != len(result.score):
+            raise DetectorError(f"{len(labels)} label(s) for {len(result.score)} row(s)")
+        f1, threshold = best_f1_threshold(np.asarray(labels, bool), result.score)
+        self.threshold_, self.error_threshold_ = threshold, None
+        self.training_summary["score_threshold"] = float(threshold)
+        self.training_summary["threshold"] = "f1"
+        return f1
+
+    @property
+    def _in_error_space(self) -> bool:
+        return self.config.threshold != "quantile"
 
     def _fit_components(self, X: np.ndarray) -> None:
         """The Isolation Forest first: its pre-labels keep anomalies out of AE training."""
@@ -117,47 +196,81 @@ class EnsembleDetector:
                 if name == "iforest":
                     normal = component.score(X) < 1.0 - self.config.contamination
 
-    def _final(self, parts: dict[str, np.ndarray]) -> np.ndarray:
-        combined = self._combine(parts)
-        if self.ensemble_calibrator_ is not None:
-            combined = self.ensemble_calibrator_.transform(combined)
-        return np.clip(combined, 0.0, 1.0)
+    def _weights(
+        self, X: np.ndarray, outputs: dict[str, ComponentOutput]
+    ) -> tuple[dict[str, float], dict[str, float]]:
+        weights = self.config.weights
+        if weights == "auto" and len(outputs) > 1:
+            space = "errors" if self._in_error_space else "calibrated"
 
-    def _weights(self) -> dict[str, float]:
-        if isinstance(self.config.weights, dict):
-            raw = {n: self.config.weights.get(n, 0.0) for n in self.components}
+            def errors_of(data: np.ndarray) -> dict[str, np.ndarray]:
+                return {n: getattr(c.outputs(data), space) for n, c in self.components.items()}
+
+            return auto_weights(
+                errors_of,
+                X,
+                self.config.seed,
+                self.config.sequence_length,
+                self.config.level_shift.recent,
+                self.config.context_rows,
+            )
+        if isinstance(weights, dict):
+            raw = {n: weights.get(n, 0.0) for n in self.components}
         else:
             raw = dict.fromkeys(self.components, 1.0)
         total = sum(raw.values()) or 1.0
-        return {n: w / total for n, w in raw.items()}
+        return {n: w / total for n, w in raw.items()}, {}
 
-    def _combine(self, parts: dict[str, np.ndarray]) -> np.ndarray:
-        return np.sum([self.weights_[n] * s for n, s in parts.items()], axis=0)
+    def _statistic(self, outputs: dict[str, ComponentOutput]) -> np.ndarray:
+        space = "errors" if self._in_error_space else "calibrated"
+        combined = np.sum(
+            [self.weights_[n] * getattr(o, space) for n, o in outputs.items()], axis=0
+        )
+        return ewma(combined, self.config.smoothing) if self.config.smoothing > 1 else combined
+
+    def _final(self, statistic: np.ndarray) -> np.ndarray:
+        if self.ensemble_calibrator_ is not None:
+            statistic = self.ensemble_calibrator_.transform(statistic)
+        return np.clip(statistic, 0.0, 1.0)
+
+    def _crossed(self, statistic: np.ndarray, score: np.ndarray) -> np.ndarray:
+        # Error-space thresholds compare the statistic itself: the calibration that maps
+        # it to a score is monotone but not strictly (rows between two training values
+        # share a score), so the score threshold is for display and tuning only.
+        epsilon = getattr(self, "error_threshold_", None)
+        if epsilon is not None:
+            return statistic >= epsilon
+        return score >= self.threshold_
 
     def score(self, X: np.ndarray) -> Detection:
         if not self.components:
             raise DetectorError("the detector is not fitted")
         X = self._check(X, fitting=False)
         n = len(X)
-        parts: dict[str, np.ndarray] = {}
+        outputs: dict[str, ComponentOutput] = {}
         expected = np.tile(self.center_, (n, 1))
         lower, upper = np.tile(self.lower_, (n, 1)), np.tile(self.upper_, (n, 1))
         for name, component in self.components.items():
-            if name == "lstm_forecaster":
-                predicted, parts[name] = component.forecast(X)  # type: ignore[attr-defined]
+            outputs[name] = component.outputs(X)
+            forecast = outputs[name].expected
+            if forecast is not None:
                 band = component.band_  # type: ignore[attr-defined]
-                expected, lower, upper = predicted, predicted - band, predicted + band
-            else:
-                parts[name] = component.score(X)
-        score = self._final(parts)
+                expected, lower, upper = forecast, forecast - band, forecast + band
+        statistic = self._statistic(outputs)
+        score = self._final(statistic)
+        crossed = self._crossed(statistic, score)
+        alarm = self.config.alarm
+        flags = aggregate(crossed, alarm.k, alarm.m, alarm.suppress) if alarm else crossed
         return Detection(
             score=score,
-            is_anomaly=score >= self.threshold_,
+            is_anomaly=flags,
             threshold=self.threshold_,
-            components=parts,
+            components={n: o.calibrated for n, o in outputs.items()},
             expected=expected,
             lower=lower,
             upper=upper,
+            crossed=crossed,
+            errors=statistic,
         )
 
     # -- persistence -----------------------------------------------------------------

@@ -16,6 +16,7 @@ from sklearn.preprocessing import RobustScaler
 from detector.calibration import EmpiricalCalibrator
 from detector.compact_forest import CompactForest
 from detector.config import IForestParams
+from detector.result import ComponentOutput, half_normal_errors
 
 
 class IForestComponent:
@@ -48,3 +49,7 @@ class IForestComponent:
             beyond > 0, 1 - (self.contamination / 2) * np.exp(-np.maximum(beyond, 0.0)), 0.0
         )
         return np.maximum(forest, guard)
+
+    def outputs(self, X: np.ndarray) -> ComponentOutput:
+        calibrated = self.score(X)
+        return ComponentOutput(calibrated, half_normal_errors(calibrated))

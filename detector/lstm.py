@@ -17,6 +17,8 @@ from sklearn.preprocessing import StandardScaler
 
 from detector.calibration import EmpiricalCalibrator
 from detector.config import LSTMParams
+from detector.result import ComponentOutput, half_normal_errors
+from detector.thresholds import noise_sigma
 from detector.windows import padded_windows, windows
 
 
@@ -100,17 +102,26 @@ class LSTMForecaster(_KerasComponent):
         errors = np.abs(self._predict(inputs) - targets).mean(axis=1)
         held_out = errors[int(len(errors) * (1 - p.validation_split)) :]
         self.calibrator_ = EmpiricalCalibrator().fit(held_out if len(held_out) >= 20 else errors)
+        self.error_scale_ = noise_sigma(held_out if len(held_out) >= 20 else errors)
         residual = np.abs(self._predict(inputs) - targets)
         self.band_ = np.quantile(residual, 0.995, axis=0) * self.scaler_.scale_
         return self
 
     def forecast(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(prediction per row in original units, calibrated error score per row)."""
+        out = self.outputs(X)
+        assert out.expected is not None
+        return out.expected, out.calibrated
+
+    def outputs(self, X: np.ndarray) -> ComponentOutput:
         Z = self.scaler_.transform(X)
         history = padded_windows(Z, self.length)[:, :-1, :]  # the points before each row
         predicted = self._predict(history)
-        score = self.calibrator_.transform(np.abs(predicted - Z).mean(axis=1))
-        return self.scaler_.inverse_transform(predicted), score
+        raw = np.abs(predicted - Z).mean(axis=1)
+        calibrated = self.calibrator_.transform(raw)
+        scale = getattr(self, "error_scale_", None)
+        errors = raw / scale if scale else half_normal_errors(calibrated)
+        return ComponentOutput(calibrated, errors, self.scaler_.inverse_transform(predicted))
 
     def score(self, X: np.ndarray) -> np.ndarray:
         return self.forecast(X)[1]
@@ -158,13 +169,21 @@ class LSTMAutoencoder(_KerasComponent):
         errors = self._errors(train)
         held_out = errors[int(len(errors) * (1 - p.validation_split)) :]
         self.calibrator_ = EmpiricalCalibrator().fit(held_out if len(held_out) >= 20 else errors)
+        self.error_scale_ = noise_sigma(held_out if len(held_out) >= 20 else errors)
         return self
 
     def _errors(self, batch: np.ndarray) -> np.ndarray:
         return np.abs(self._predict(batch)[:, -1, :] - batch[:, -1, :]).mean(axis=1)
 
     def score(self, X: np.ndarray) -> np.ndarray:
+        return self.outputs(X).calibrated
+
+    def outputs(self, X: np.ndarray) -> ComponentOutput:
         Z = self.scaler_.transform(X)
         if self.pca_ is not None:
             Z = self.pca_.transform(Z)
-        return self.calibrator_.transform(self._errors(padded_windows(Z, self.length)))
+        raw = self._errors(padded_windows(Z, self.length))
+        calibrated = self.calibrator_.transform(raw)
+        scale = getattr(self, "error_scale_", None)
+        errors = raw / scale if scale else half_normal_errors(calibrated)
+        return ComponentOutput(calibrated, errors)

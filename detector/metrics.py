@@ -42,7 +42,7 @@ def best_f1_threshold(labels: np.ndarray, scores: np.ndarray) -> tuple[float, fl
     return float(f1[best]), float(thresholds[best]) if len(thresholds) else 1.0
 
 
-def _events(mask: np.ndarray) -> list[tuple[int, int]]:
+def events(mask: np.ndarray) -> list[tuple[int, int]]:
     """[start, end] index ranges of consecutive True values."""
     padded = np.concatenate([[False], np.asarray(mask, bool), [False]])
     edges = np.flatnonzero(padded[1:] != padded[:-1])
@@ -52,10 +52,13 @@ def _events(mask: np.ndarray) -> list[tuple[int, int]]:
 def event_prf(labels: np.ndarray, flags: np.ndarray) -> PRF:
     """Event-wise: a true event is found if any flag overlaps it; a flagged event is
     correct if it overlaps a true one. No point adjustment of the scores."""
-    true_events, flag_events = _events(labels), _events(flags)
+    true_events, flag_events = events(labels), events(flags)
     found = sum(any(a <= d and c <= b for c, d in flag_events) for a, b in true_events)
     correct = sum(any(a <= d and c <= b for a, b in true_events) for c, d in flag_events)
     recall = found / len(true_events) if true_events else 0.0
     precision = correct / len(flag_events) if flag_events else 0.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
     return PRF(precision, recall, f1)
+
+
+_events = events  # the old private name

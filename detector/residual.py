@@ -1,10 +1,17 @@
-"""Robust local residual: how far a point is from the median of the points before it.
+"""Robust local residual: how far a point is from what the points before it predict.
 
-The median of the previous sequence_length - 1 points ignores a spike among them,
-so (unlike a forecaster fed the spike) it does not raise false alarms for the
-points after an anomaly; it adapts to a level shift after half a window, which
-turns a shift into one event. Scaled by the training residuals' median absolute
-deviation and calibrated on training data, like every component.
+The prediction is the median of the previous `window` points, or (trend: true) a
+robust local line through them: the median of the slopes across half the window
+and the median intercept, extrapolated one step. Medians ignore a spike among the
+points, so (unlike a forecaster fed the spike) there are no false alarms for the
+points after an anomaly; the median adapts to a level shift after half a window,
+which turns a shift into one event. The plain median lags behind a slope (on a
+sine it is off by the slope times half the window); the line does not, at the
+cost of a noisier estimate, so it needs a longer window (30-40 points).
+
+Errors are in units of the training residuals' noise sigma (1.4826 x their median
+absolute deviation); the calibrated score is their empirical CDF, like every
+component's.
 """
 
 from __future__ import annotations
@@ -12,29 +19,46 @@ from __future__ import annotations
 import numpy as np
 
 from detector.calibration import EmpiricalCalibrator
+from detector.result import ComponentOutput
 from detector.windows import padded_windows
 
 
 class RobustResidual:
     name = "robust_residual"
 
-    def __init__(self, sequence_length: int) -> None:
-        self.length = sequence_length
+    def __init__(
+        self, sequence_length: int, trend: bool = False, window: int | None = None
+    ) -> None:
+        self.length = (window or sequence_length - 1) + 1  # the window plus the point itself
+        self.trend = trend
 
-    def _residuals(self, X: np.ndarray) -> np.ndarray:
-        before = padded_windows(X, self.length)[:, :-1, :]
-        return X - np.median(before, axis=1)
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """Each row's expected value from the `window` rows before it (no look-ahead)."""
+        before = padded_windows(X, self.length)[:, :-1, :]  # (n, w, f)
+        if not getattr(self, "trend", False):
+            return np.median(before, axis=1)
+        w = before.shape[1]
+        h = max(w // 2, 1)
+        slope = np.median((before[:, h:, :] - before[:, : w - h, :]) / h, axis=1)
+        position = np.arange(w, dtype=float)[None, :, None]
+        intercept = np.median(before - slope[:, None, :] * position, axis=1)
+        return intercept + slope * w
 
     def fit(self, X: np.ndarray) -> RobustResidual:
-        residuals = self._residuals(X)
+        residuals = X - self.predict(X)
         mad = np.median(np.abs(residuals - np.median(residuals, axis=0)), axis=0)
         fallback = np.std(residuals, axis=0)
         self.scale_ = np.where(mad > 0, 1.4826 * mad, np.where(fallback > 0, fallback, 1.0))
-        self.calibrator_ = EmpiricalCalibrator().fit(self._raw(X))
+        self.calibrator_ = EmpiricalCalibrator().fit(self.errors(X))
         return self
 
-    def _raw(self, X: np.ndarray) -> np.ndarray:
-        return (np.abs(self._residuals(X)) / self.scale_).mean(axis=1)
+    def errors(self, X: np.ndarray) -> np.ndarray:
+        """|residual| in noise sigmas, averaged over features."""
+        return (np.abs(X - self.predict(X)) / self.scale_).mean(axis=1)
 
     def score(self, X: np.ndarray) -> np.ndarray:
-        return self.calibrator_.transform(self._raw(X))
+        return self.calibrator_.transform(self.errors(X))
+
+    def outputs(self, X: np.ndarray) -> ComponentOutput:
+        errors = self.errors(X)
+        return ComponentOutput(self.calibrator_.transform(errors), errors)

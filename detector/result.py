@@ -5,14 +5,33 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.special import ndtri
 
 
 @dataclass(frozen=True)
 class Detection:
     score: np.ndarray  # (n,) calibrated ensemble score in [0, 1]
-    is_anomaly: np.ndarray  # (n,) bool
+    is_anomaly: np.ndarray  # (n,) bool: crossings, or alarms when alarm aggregation is on
     threshold: float
     components: dict[str, np.ndarray]  # component -> (n,) calibrated score (contributions)
     expected: np.ndarray  # (n, f)
     lower: np.ndarray  # (n, f)
     upper: np.ndarray  # (n, f)
+    crossed: np.ndarray | None = None  # (n,) bool: score >= threshold, before aggregation
+    errors: np.ndarray | None = None  # (n,) combined (smoothed) error the threshold acts on
+
+
+@dataclass(frozen=True)
+class ComponentOutput:
+    """A component's view of each row: calibrated score and error in noise sigmas."""
+
+    calibrated: np.ndarray  # (n,) in [0, 1]
+    errors: np.ndarray  # (n,) >= 0, about |N(0, 1)| on normal rows
+    expected: np.ndarray | None = None  # (n, f) forecast, if the component makes one
+
+
+def half_normal_errors(calibrated: np.ndarray) -> np.ndarray:
+    """Calibrated score (uniform on training rows) → the |N(0, 1)| quantile: an error in
+    sigmas for components without a natural residual (the Isolation Forest)."""
+    upper = np.nextafter(1.0, 0.0)  # ndtri(1) is inf: a score of 1 maps to about 8.2
+    return np.asarray(ndtri(np.clip((1.0 + calibrated) / 2.0, 0.5, upper)), dtype=float)
