@@ -176,6 +176,12 @@ class MonitorConfig(_Strict):
     severity: SeverityPolicy = Field(default_factory=SeverityPolicy)
     notify: NotifyConfig = Field(default_factory=NotifyConfig)
     batch_size: int = Field(200, gt=0, description="series per parallel fit/score task")
+    lstm_sharing: Literal["per_series", "per_monitor"] = Field(
+        "per_series",
+        description="per_monitor: one LSTM (forecaster/autoencoder) for all series of the "
+        "monitor on per-series standardised windows, calibrated per series; Isolation "
+        "Forests and other components stay per series",
+    )
 
     @field_validator("schedule")
     @classmethod
@@ -188,12 +194,25 @@ class MonitorConfig(_Strict):
             ) from None
         return value
 
+    @model_validator(mode="after")
+    def _sharing_needs_an_lstm(self) -> MonitorConfig:
+        if self.lstm_sharing == "per_monitor" and not any(
+            c.startswith("lstm_") for c in self.detector.components
+        ):
+            raise ValueError(
+                "lstm_sharing: per_monitor shares an LSTM, but detector.components has none; "
+                "add lstm_forecaster or lstm_autoencoder, or remove lstm_sharing"
+            )
+        return self
+
     def config_hash(self) -> str:
         """Hash of what affects models: source shape and detector settings."""
-        relevant = {
+        relevant: dict[str, Any] = {
             "values": self.source.values,
             "detector": self.detector.model_dump(mode="json"),
         }
+        if self.lstm_sharing != "per_series":  # unchanged hash (and models) by default
+            relevant["lstm_sharing"] = self.lstm_sharing
         return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()
 
 

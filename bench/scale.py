@@ -1,11 +1,18 @@
 """Scale benchmark: tick, retrain and backfill for thousands of series.
 
-    .venv/bin/python bench/scale.py --backend sqlite --series 1000
-    .venv/bin/python bench/scale.py --backend postgresql --series 1000 --backfill-rows 10000000
+    nice -n 5 .venv/bin/python bench/scale.py --backend sqlite --series 1000
+    nice -n 5 .venv/bin/python bench/scale.py --backend postgresql --series 1000 \
+        --backfill-rows 10000000 --lstm-series 1000
 
-Prints a table (ours vs. the floor: one plain SELECT of the same rows plus model
-inference alone, measured in the same run) and appends a JSON line to
-bench/results/scale.jsonl. Not part of the test suite.
+Prints a table (ours vs. the floor, measured in the same run: one plain read of the
+same rows plus the model work alone, without store, files or pandas) and appends a
+JSON line to bench/results/scale.jsonl. Floors: retrain = SELECT of the training
+rows + fitting each detector in memory; tick = SELECT of the new rows + loading and
+scoring each model; backfill = streaming the rows with the DBAPI cursor (COPY on
+PostgreSQL) + the inference the backfill uses (step tables, built included).
+`--lstm-series N` adds a retrain of N series with an LSTM forecaster shared per
+monitor (`lstm_sharing: per_monitor`) next to a per-series LSTM retrain of a few
+series, extrapolated. Not part of the test suite.
 """
 
 from __future__ import annotations
@@ -116,27 +123,40 @@ def write_metrics(url: str, n_series: int, start: int, n_points: int, chunk: int
     return total
 
 
+LSTM_DETECTOR = {
+    "components": ["iforest", "lstm_forecaster"],
+    "contamination": 0.01,
+    "lstm": {"units": 16, "epochs": 10},
+}
+
+
 def monitors_yaml(path: Path, source_url: str, batch_size: int) -> None:
     import yaml
+
+    def monitor(name: str, detector: dict[str, object], **extra: object) -> dict[str, object]:
+        return {
+            "name": name,
+            "source": {
+                "url": source_url,
+                "table": "metrics",
+                "timestamp": "ts",
+                "series": ["series_id"],
+                "values": ["value"],
+                "max_rows_per_tick": 10_000_000,
+            },
+            "detector": detector,
+            "retrain": {"every": "30d", "window": "30d"},
+            "batch_size": batch_size,
+            **extra,
+        }
 
     path.write_text(
         yaml.safe_dump(
             {
                 "monitors": [
-                    {
-                        "name": "scale",
-                        "source": {
-                            "url": source_url,
-                            "table": "metrics",
-                            "timestamp": "ts",
-                            "series": ["series_id"],
-                            "values": ["value"],
-                            "max_rows_per_tick": 10_000_000,
-                        },
-                        "detector": {"components": ["iforest"], "contamination": 0.01},
-                        "retrain": {"every": "30d", "window": "30d"},
-                        "batch_size": batch_size,
-                    }
+                    monitor("scale", {"components": ["iforest"], "contamination": 0.01}),
+                    monitor("scale-lstm-shared", LSTM_DETECTOR, lstm_sharing="per_monitor"),
+                    monitor("scale-lstm-each", LSTM_DETECTOR),
                 ]
             }
         )
@@ -173,6 +193,133 @@ def floor_tick(source_url: str, store_url: str, since: datetime, until: datetime
     return time.perf_counter() - started
 
 
+def floor_retrain(source_url: str, until: datetime) -> float:
+    """One plain SELECT of the training rows + fitting each series' detector in memory."""
+    import pandas as pd
+    from sqlalchemy import create_engine, text
+
+    from detector import DetectorConfig, EnsembleDetector
+
+    started = time.perf_counter()
+    engine = create_engine(source_url)
+    with engine.connect() as conn:
+        frame = pd.DataFrame(
+            conn.execute(
+                text("SELECT ts, series_id, value FROM metrics WHERE ts <= :b"), {"b": until}
+            ).fetchall(),
+            columns=["ts", "series_id", "value"],
+        )
+    engine.dispose()
+    config = DetectorConfig(components=["iforest"], contamination=0.01)
+    for _key, part in frame.groupby("series_id"):
+        EnsembleDetector(config).fit(part[["value"]].to_numpy(float))
+    return time.perf_counter() - started
+
+
+def floor_backfill(
+    source_url: str, store_url: str, n_series: int, n_points: int
+) -> tuple[float, float]:
+    """(seconds to stream the rows with the DBAPI cursor, seconds of inference alone)."""
+    from sqlalchemy import create_engine
+
+    from anomwatch.store.db import Store
+    from anomwatch.store.models_registry import active_models
+    from detector import EnsembleDetector
+    from detector.step_table import StepTableScorer
+
+    query = "SELECT ts, series_id, value FROM metrics ORDER BY ts"  # every backfilled row
+    engine = create_engine(source_url)
+    raw = engine.raw_connection()
+    started = time.perf_counter()
+    try:
+        cursor = raw.cursor()
+        if source_url.startswith("postgresql"):
+            with cursor.copy(f"COPY ({query}) TO STDOUT") as copy:
+                for _block in copy:
+                    pass
+        else:
+            cursor.execute(query)
+            while cursor.fetchmany(200_000):
+                pass
+    finally:
+        raw.close()
+        engine.dispose()
+    read_s = time.perf_counter() - started
+    store = Store(store_url)
+    records = active_models(store, "scale")
+    store.dispose()
+    values = values_for(n_series, 0, n_points)  # the same values, already in memory
+    started = time.perf_counter()
+    for i in range(n_series):
+        record = records[f"series_id=s{i:05d}"]
+        detector = EnsembleDetector.load(Path(record.artifact_path), record.sha256)
+        table = StepTableScorer.build(detector)
+        if table is not None:
+            table.scores(values[:, i])
+        else:
+            detector.score(values[:, i : i + 1])
+    return read_s, time.perf_counter() - started
+
+
+def retrain_lstm(monitors: Path, until: datetime, n_series: int, sample: int) -> list[Row]:
+    """Retrain with an LSTM forecaster: shared per monitor (all series) and per series
+    (a sample, extrapolated)."""
+    from flows.monitor import monitor_tick
+
+    rows: list[Row] = []
+    t = time.perf_counter()
+    shared = monitor_tick("scale-lstm-shared", monitors_file=str(monitors), until=until)
+    shared_s = time.perf_counter() - t
+    assert shared["models_trained"] == n_series, shared
+    rows.append(
+        (
+            f"retrain {n_series} series, iforest + shared LSTM",
+            shared_s,
+            None,
+            "<= 600 s; one LSTM forecaster per monitor (units 16, <= 10 epochs)",
+        )
+    )
+    if sample:
+        t = time.perf_counter()
+        each = _retrain_sample(monitors, until, sample)
+        each_s = time.perf_counter() - t
+        rows.append(
+            (
+                f"retrain {n_series} series, iforest + LSTM each (est.)",
+                each_s * n_series / sample,
+                None,
+                f"extrapolated from {each} series trained in {each_s:.0f} s",
+            )
+        )
+    return rows
+
+
+def _retrain_sample(monitors: Path, until: datetime, sample: int) -> int:
+    """Per-series LSTM training of `sample` series, as fit_or_reuse does it."""
+    import pandas as pd
+
+    from anomwatch.config import load_monitors
+    from anomwatch.settings import Settings
+    from anomwatch.source import SourceReader
+    from anomwatch.store.db import Store
+    from tasks.extract import SeriesWork
+    from tasks.fit import fit_or_reuse
+
+    settings = Settings()
+    monitor = load_monitors(monitors).get("scale-lstm-each")
+    with SourceReader(monitor) as reader:
+        frame = reader.read_range(None, until).frame
+    store = Store(settings.resolved_store_url)
+    items = []
+    for key, part in list(frame.groupby("series"))[:sample]:
+        item = SeriesWork(str(key), None, pd.DataFrame(), None, "no model yet")
+        item.history = part.reset_index(drop=True)
+        items.append(item)
+    result = fit_or_reuse(monitor, store, settings.models_dir, items)
+    store.dispose()
+    return len(result.trained)
+
+
 def run_backfill_subprocess(
     env: dict[str, str], monitors: Path, since: datetime, until: datetime
 ) -> tuple[float, int, float]:
@@ -203,6 +350,9 @@ def run_backfill_subprocess(
     return data["seconds"], data["rows"], data["rss_mb"]
 
 
+Row = tuple[str, float, "float | None", str]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
@@ -212,7 +362,10 @@ def main() -> None:
     parser.add_argument("--history", type=int, default=288, help="training points per series")
     parser.add_argument("--points", type=int, default=60, help="new points per series per tick")
     parser.add_argument("--batch-size", type=int, default=250)
-    parser.add_argument("--backfill-rows", type=int, default=2_000_000)
+    parser.add_argument("--backfill-rows", type=int, default=10_000_000)
+    parser.add_argument("--lstm-series", type=int, default=0, help="0: no LSTM retrain")
+    parser.add_argument("--lstm-sample", type=int, default=5, help="per-series LSTM sample")
+    parser.add_argument("--skip-backfill", action="store_true")
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="aw-scale-"))
@@ -222,7 +375,8 @@ def main() -> None:
     os.environ.update(env)
     monitors = workdir / "monitors.yaml"
     monitors_yaml(monitors, source_url, args.batch_size)
-    rows: list[tuple[str, float, float | None, str]] = []
+    rows: list[Row] = []
+    load = [f"start {os.getloadavg()[0]:.1f}"]
     try:
         from anomwatch.store.db import Store
         from flows.monitor import monitor_tick
@@ -240,7 +394,12 @@ def main() -> None:
         first = monitor_tick("scale", monitors_file=str(monitors), until=t_hist_end)
         retrain_s = time.perf_counter() - t
         assert first["models_trained"] == args.series, first
-        rows.append((f"retrain {args.series} series", retrain_s, None, "<= 600 s"))
+        floor_s = floor_retrain(source_url, t_hist_end)
+        rows.append((f"retrain {args.series} series, iforest", retrain_s, floor_s, "<= 600 s"))
+        load.append(f"retrain {os.getloadavg()[0]:.1f}")
+        if args.lstm_series:
+            rows += retrain_lstm(monitors, t_hist_end, args.series, args.lstm_sample)
+            load.append(f"lstm {os.getloadavg()[0]:.1f}")
 
         write_metrics(source_url, args.series, args.history + 1, args.points)
         t_new_end = t_hist_end + args.points * STEP
@@ -260,32 +419,39 @@ def main() -> None:
                 "<= 30 s, <= 3x floor",
             )
         )
+        load.append(f"tick {os.getloadavg()[0]:.1f}")
 
-        extra = max(0, args.backfill_rows // args.series - args.history - args.points)
-        if extra:
-            t = time.perf_counter()
-            write_metrics(source_url, args.series, args.history + args.points + 1, extra)
-            print(f"loaded backfill rows in {time.perf_counter() - t:.1f} s", file=sys.stderr)
-        total_points = args.history + args.points + extra
-        secs, n_rows, rss = run_backfill_subprocess(env, monitors, T0, T0 + total_points * STEP)
-        rows.append(
-            (
-                f"backfill {n_rows:,} rows",
-                secs,
-                None,
-                f"{n_rows / secs:,.0f} rows/s (>= 100,000), peak RSS {rss:,.0f} MB (<= 2,048)",
+        if not args.skip_backfill:
+            extra = max(0, args.backfill_rows // args.series - args.history - args.points - 1)
+            if extra:
+                t = time.perf_counter()
+                write_metrics(source_url, args.series, args.history + args.points + 1, extra)
+                print(f"loaded backfill rows in {time.perf_counter() - t:.1f} s", file=sys.stderr)
+            total_points = args.history + args.points + 1 + extra
+            end = T0 + (total_points - 1) * STEP
+            secs, n_rows, rss = run_backfill_subprocess(env, monitors, T0 - STEP, end)
+            read_s, infer_s = floor_backfill(source_url, store_url, args.series, total_points)
+            rows.append(
+                (
+                    f"backfill {n_rows:,} rows",
+                    secs,
+                    read_s + infer_s,
+                    f"{n_rows / secs:,.0f} rows/s (>= 100,000), peak RSS {rss:,.0f} MB "
+                    f"(<= 2,048); floor = read {read_s:.1f} s + inference {infer_s:.1f} s",
+                )
             )
-        )
+            load.append(f"backfill {os.getloadavg()[0]:.1f}")
     finally:
         drop_database(source_url)
         drop_database(store_url)
 
     print(f"\nanomwatch scale benchmark ({args.backend}, {args.series} series, 2 cores)")
-    print(f"{'what':44} {'ours s':>9} {'floor s':>9} {'ratio':>7}  target / note")
+    print(f"load average (1 min) at each step: {', '.join(load)}")
+    print(f"{'what':48} {'ours s':>9} {'floor s':>9} {'ratio':>7}  target / note")
     for what, ours, floor, note in rows:
         ratio = f"{ours / floor:.2f}" if floor else ""
         floor_txt = f"{floor:.2f}" if floor else ""
-        print(f"{what:44} {ours:9.2f} {floor_txt:>9} {ratio:>7}  {note}")
+        print(f"{what:48} {ours:9.2f} {floor_txt:>9} {ratio:>7}  {note}")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     with RESULTS.open("a") as fh:
         fh.write(
@@ -294,6 +460,7 @@ def main() -> None:
                     "at": datetime.now().isoformat(timespec="seconds"),
                     "backend": args.backend,
                     "series": args.series,
+                    "load": load,
                     "rows": [
                         dict(zip(["what", "ours_s", "floor_s", "note"], r, strict=True))
                         for r in rows
