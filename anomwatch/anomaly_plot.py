@@ -10,7 +10,7 @@ the anomaly and `after` rows following it, each side bounded by the monitor's
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -21,10 +21,12 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
 from sqlalchemy import String, cast, select  # noqa: E402
 
 from anomwatch.config import MonitorConfig  # noqa: E402
 from anomwatch.source import DEFAULT_SERIES, SERIES_COLUMN, TS_COLUMN, SourceReader  # noqa: E402
+from anomwatch.store.db import Store  # noqa: E402
 
 
 def parse_series_key(key: str, columns: list[str]) -> dict[str, str]:
@@ -155,16 +157,14 @@ def stored_band(frame: pd.DataFrame, stored: list[dict[str, Any]]) -> Band:
     return Band(expected, lower, upper, "stored with the anomalies (no model file to re-score)")
 
 
-def plot_window(
+def window_figure(
     frame: pd.DataFrame,
     value: str,
     anomaly: dict[str, Any],
     others: list[datetime],
     band: Band,
-    path: Path,
-) -> Path:
-    """PNG: the series, its expected band, other stored anomalies, and this anomaly."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+) -> Figure:
+    """The series, its expected band, other stored anomalies, and this anomaly."""
     fig, ax = plt.subplots(figsize=(10, 3.4))
     ts = frame[TS_COLUMN]
     y = frame[value].to_numpy(float)
@@ -209,6 +209,66 @@ def plot_window(
     )
     ax.legend(loc="upper left", fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+    return fig
+
+
+class NoPlot(Exception):
+    """Why there is no plot of an anomaly (the source cannot be read, no rows)."""
+
+
+@dataclass(frozen=True)
+class AnomalyPlot:
+    figure: Figure
+    rows: int
+    start: datetime
+    end: datetime
+    band_origin: str
+
+    def describe(self) -> str:
+        return (
+            f"{self.rows} source rows {self.start:%Y-%m-%d %H:%M} to {self.end:%H:%M}; "
+            f"band: {self.band_origin}"
+        )
+
+    def save(self, path: Path) -> Path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.figure.savefig(path, dpi=90)
+        plt.close(self.figure)
+        return path
+
+
+def anomaly_plot(
+    store: Store, config: MonitorConfig, detail: dict[str, Any], before: int = 48, after: int = 24
+) -> AnomalyPlot:
+    """The plot of one anomaly (a row of feedback.anomaly_detail); raises NoPlot with why not."""
+    from anomwatch.errors import AnomwatchError
+    from anomwatch.store.anomalies import query_anomalies
+    from detector import DetectorError
+
+    try:
+        frame = read_window(config, detail["series"], detail["ts"], before, after)
+    except (AnomwatchError, ValueError) as exc:
+        raise NoPlot(f"the source cannot be read ({exc})") from None
+    if frame.empty:
+        raise NoPlot("the source has no rows of this series around the anomaly")
+    start, end = frame[TS_COLUMN].iloc[0].to_pydatetime(), frame[TS_COLUMN].iloc[-1].to_pydatetime()
+    stored = [
+        r
+        for r in query_anomalies(store, monitor=detail["monitor"], since=start, until=end)
+        if r["series"] == detail["series"]
+    ]
+    band = stored_band(frame, stored)
+    if detail.get("model_artifact_path"):
+        try:
+            band = model_band(
+                frame,
+                config.source.values,
+                detail["model_artifact_path"],
+                detail["model_sha256"],
+                detail["model_version"],
+            )
+        except (DetectorError, OSError) as exc:  # file gone or refused: keep the stored band
+            band = replace(band, origin=f"{band.origin}; model file not used: {exc}")
+    others = [r["ts"] for r in stored if r["id"] != detail["id"]]
+    figure = window_figure(frame, config.source.values[0], detail, others, band)
+    return AnomalyPlot(figure, len(frame), start, end, band.origin)

@@ -326,47 +326,21 @@ def _plot_anomaly(
     settings: Settings, store: Store, detail: dict[str, Any], path: Path, before: int, after: int
 ) -> str:
     """Write the PNG; returns what to print: its path, or why there is no plot."""
-    from dataclasses import replace
-
-    from anomwatch.anomaly_plot import model_band, plot_window, read_window, stored_band
+    from anomwatch.anomaly_plot import NoPlot, anomaly_plot
     from anomwatch.config import load_monitors
-    from anomwatch.store.anomalies import query_anomalies
-    from detector import DetectorError
 
     try:
         config = load_monitors(settings.monitors_file).get(detail["monitor"])
-        frame = read_window(config, detail["series"], detail["ts"], before, after)
-    except (AnomwatchError, ValueError) as exc:
+        plot = anomaly_plot(store, config, detail, before, after)
+    except AnomwatchError as exc:
         return f"none: the source cannot be read ({exc})"
-    if frame.empty:
-        return "none: the source has no rows of this series around the anomaly"
-    start, end = frame["ts"].iloc[0].to_pydatetime(), frame["ts"].iloc[-1].to_pydatetime()
-    stored = [
-        r
-        for r in query_anomalies(store, monitor=detail["monitor"], since=start, until=end)
-        if r["series"] == detail["series"]
-    ]
-    band = stored_band(frame, stored)
-    if detail["model_artifact_path"]:
-        try:
-            band = model_band(
-                frame,
-                config.source.values,
-                detail["model_artifact_path"],
-                detail["model_sha256"],
-                detail["model_version"],
-            )
-        except (DetectorError, OSError) as exc:  # file gone or refused: keep the stored band
-            band = replace(band, origin=f"{band.origin}; model file not used: {exc}")
-    others = [r["ts"] for r in stored if r["id"] != detail["id"]]
+    except NoPlot as exc:
+        return f"none: {exc}"
     try:
-        plot_window(frame, config.source.values[0], detail, others, band, path)
+        plot.save(path)
     except OSError as exc:
         return f"none: cannot write {path}: {exc.strerror or exc}"
-    return (
-        f"{path} ({len(frame)} source rows {start:%Y-%m-%d %H:%M} to {end:%H:%M}; "
-        f"band: {band.origin})"
-    )
+    return f"{path} ({plot.describe()})"
 
 
 @anomalies_app.command("ack")
@@ -470,8 +444,14 @@ def report(
     since: Annotated[str, typer.Option(help="ISO time or duration ago")] = "7d",
     until: Annotated[str | None, typer.Option(help="ISO time or duration ago")] = None,
     out: Annotated[Path, typer.Option(help="HTML file to write")] = Path("report.html"),
+    monitors: MonitorsOpt = None,
 ) -> None:
-    """Write a self-contained HTML report of MONITOR's anomalies."""
+    """Write a self-contained HTML report of MONITOR's anomalies.
+
+    Plots of the top series read the monitor's source (from monitors.yaml); when
+    that is not possible the report says why and has every other section.
+    """
+    from anomwatch.config import MonitorConfig, load_monitors
     from anomwatch.report import write_report
 
     start = _parse_time_opt(since, "since")
@@ -479,10 +459,16 @@ def report(
     assert start is not None
     if end < start:
         fail(f"--until ({end:%Y-%m-%d %H:%M}) is before --since ({start:%Y-%m-%d %H:%M})")
-    store = _store(_settings())
+    settings = _settings(monitors)
+    store = _store(settings)
     _require_known_monitor(store, monitor)
+    config: MonitorConfig | str
     try:
-        path = write_report(store, monitor, start, end, out)
+        config = load_monitors(settings.monitors_file).get(monitor)
+    except AnomwatchError as exc:
+        config = f"the monitor's source is unknown ({exc})"
+    try:
+        path = write_report(store, monitor, start, end, out, config)
     except OSError as exc:
         fail(f"--out: cannot write {out}: {exc.strerror or exc}")
         return

@@ -1,7 +1,9 @@
 """`anomwatch report`: one self-contained HTML file about a monitor's recent anomalies.
 
 Sections: summary (counts, critical, held back), anomalies per day (chart + table),
-per series (chart of the 25 busiest + table of all), top anomalies, feedback (labels,
+per series (chart of the 25 busiest + table of all), top anomalies (table, and the
+3 highest-scoring series plotted around their top anomaly from the monitor's source,
+as `anomalies show` draws them), feedback (labels,
 the precision they imply, the active minimum score and classifier), and the active
 model versions.
 Plots are embedded as base64 PNGs so the file can be mailed or archived as is.
@@ -24,11 +26,13 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 
+from anomwatch.config import MonitorConfig  # noqa: E402
 from anomwatch.store.anomalies import query_anomalies  # noqa: E402
 from anomwatch.store.db import Store  # noqa: E402
 from anomwatch.store.schema import classifiers, models  # noqa: E402
 
 TOP = 20
+PLOTS = 3  # series shown around their top anomaly, read from the source
 TOP_SERIES = 25  # bars in the per-series chart (the table lists every series)
 
 
@@ -89,7 +93,44 @@ def _feedback_filters(store: Store, monitor: str) -> str:
     return "<p>" + "; ".join(html.escape(p) for p in parts) + ".</p>"
 
 
-def build_report(store: Store, monitor: str, since: datetime, until: datetime) -> str:
+def _context_plots(
+    store: Store, rows: list[dict[str, Any]], config: MonitorConfig | str, count: int
+) -> str:
+    """The top anomaly of each of the `count` highest-scoring series, in context."""
+    from anomwatch.anomaly_plot import NoPlot, anomaly_plot
+    from anomwatch.store.feedback import anomaly_detail
+
+    if isinstance(config, str):
+        return f"<p>No plots: {html.escape(config)}.</p>"
+    chosen: dict[str, dict[str, Any]] = {}
+    for r in sorted(rows, key=lambda r: (-r["score"], r["id"])):
+        chosen.setdefault(r["series"], r)
+        if len(chosen) == count:
+            break
+    parts = []
+    for r in chosen.values():
+        detail = anomaly_detail(store, r["id"])
+        assert detail is not None
+        try:
+            plot = anomaly_plot(store, config, detail)
+        except NoPlot as exc:
+            parts.append(f"<p>No plot of anomaly {r['id']}: {html.escape(str(exc))}.</p>")
+            continue
+        parts.append(
+            f"<p>Anomaly {r['id']}, {html.escape(r['series'])} ({html.escape(plot.describe())}):"
+            f'<br><img alt="anomaly {r["id"]}" src="data:image/png;base64,{_png(plot.figure)}"></p>'
+        )
+    return "".join(parts)
+
+
+def build_report(
+    store: Store,
+    monitor: str,
+    since: datetime,
+    until: datetime,
+    config: MonitorConfig | str = "no monitors.yaml given",
+) -> str:
+    """The HTML page; `config` is the monitor's settings (plots read its source), or why not."""
     rows = list(query_anomalies(store, monitor=monitor, since=since, until=until))
     per_day = Counter(r["ts"].date() for r in rows)
     per_series = Counter(r["series"] for r in rows)
@@ -149,6 +190,8 @@ def build_report(store: Store, monitor: str, since: datetime, until: datetime) -
                 for r in top
             ],
         ),
+        f"<h2>Top {PLOTS} series in context</h2>" if rows else "",
+        _context_plots(store, rows, config, PLOTS) if rows else "",
         "<h2>Feedback</h2>",
         f"<p>{len(labelled)} labelled: {true_pos} true positives, {len(labelled) - true_pos} "
         f"false positives; precision from feedback: {precision}.</p>",
@@ -169,6 +212,13 @@ def build_report(store: Store, monitor: str, since: datetime, until: datetime) -
     )
 
 
-def write_report(store: Store, monitor: str, since: datetime, until: datetime, out: Path) -> Path:
-    out.write_text(build_report(store, monitor, since, until))
+def write_report(
+    store: Store,
+    monitor: str,
+    since: datetime,
+    until: datetime,
+    out: Path,
+    config: MonitorConfig | str = "no monitors.yaml given",
+) -> Path:
+    out.write_text(build_report(store, monitor, since, until, config))
     return out

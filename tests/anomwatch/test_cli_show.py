@@ -56,6 +56,7 @@ def _make_source(url: str) -> None:
 
 
 def _monitors_file(tmp_path: Path, source_url: str) -> Path:
+    tmp_path.mkdir(parents=True, exist_ok=True)
     path = tmp_path / "monitors.yaml"
     monitor = {
         "name": "web",
@@ -187,3 +188,23 @@ def test_unreachable_source_still_prints_the_record_and_says_why(shown, tmp_path
     assert missing.exit_code == 0
     assert "plot               none: the source cannot be read (" in missing.output
     assert "no.yaml not found" in missing.output
+
+
+def test_report_embeds_the_top_series_around_its_anomaly_from_the_source(shown, tmp_path) -> None:
+    out = tmp_path / "r.html"
+    args = ["report", "--monitor", "web", "--since", "2026-11-19", "--until", "2026-11-22"]
+    result = runner.invoke(app, [*args, "--monitors", str(shown["monitors"]), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    page = out.read_text()
+    assert "<h2>Top 3 series in context</h2>" in page
+    assert page.count("data:image/png;base64,") == 3  # per day, per series, one series in context
+    assert f"Anomaly {shown['ids'][0]}, host=a,metric=cpu (72 source rows" in page
+    assert "band: model v1 re-scored over the window" in page
+    # No readable source: every other section, and the reason instead of the plot.
+    bad = _monitors_file(tmp_path / "bad", "postgresql+psycopg://u:s3cret@127.0.0.1:1/x")
+    result = runner.invoke(app, [*args, "--monitors", str(bad), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    page = out.read_text()
+    assert page.count("data:image/png;base64,") == 2
+    assert f"No plot of anomaly {shown['ids'][0]}: the source cannot be read (" in page
+    assert "s3cret" not in page
