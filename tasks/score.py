@@ -14,6 +14,7 @@ from anomwatch.config import MonitorConfig
 from anomwatch.source import TS_COLUMN
 from anomwatch.store.anomalies import AnomalyRecord
 from detector import Detection, DetectorError
+from detector.shared import SharedLSTMDetector, prefetch_scoring
 from tasks.extract import SeriesWork
 from tasks.fit import LoadedModel, ModelSet
 
@@ -148,8 +149,26 @@ def score_batch(
     batch: list[SeriesWork],
     min_score: float | None = None,
 ) -> ScoredBatch:
-    """Score each series on its own; one failing series does not stop the others."""
+    """Score each series on its own; one failing series does not stop the others.
+
+    A shared LSTM (lstm_sharing: per_monitor) first predicts for every series of the
+    batch in one call; each series' score then picks its rows up.
+    """
     out = ScoredBatch(marks=dict(models.baseline_marks))
+    values = monitor.source.values
+    shared = [
+        (loaded.detector, item.rows[values].to_numpy(float))
+        for item in batch
+        if (loaded := models.models.get(item.series)) is not None
+        and isinstance(loaded.detector, SharedLSTMDetector)
+        and item.watermark is not None
+        and not item.new_rows().empty
+    ]
+    if shared:
+        try:
+            prefetch_scoring(shared)
+        except DetectorError as exc:  # each series then reports its own error
+            log.warning("monitor %s: batched shared-LSTM inference failed: %s", monitor.name, exc)
     for item in batch:
         loaded = models.models.get(item.series)
         if loaded is None or item.watermark is None:
