@@ -4,7 +4,8 @@
 
 Runs flows.monitor.run_tick with the plain task functions (no Prefect API in the
 child) and kills the process at STEP: after_extract, after_score, inside_persist
-(inside the persist transaction, after the inserts), after_persist, before_send.
+(inside the persist transaction, after the inserts), after_persist, before_send,
+after_send (the message was delivered, the outbox not yet updated).
 """
 
 from __future__ import annotations
@@ -74,8 +75,13 @@ def main() -> None:
             die()
         return plot_tick(*args)
 
+    real_send = notify_module.send_digest
+
     def send(*args: Any) -> Any:
         if step == "before_send":
+            die()
+        if step == "after_send":  # the target accepted it; the outbox row is still pending
+            real_send(*args)
             die()
         raise AssertionError("unreachable in this test")
 
