@@ -80,7 +80,7 @@ STATUSES = ("open", "acknowledged", "false_positive")
 StatusFilter = Annotated[
     str | None, typer.Option("--status", help="open/acknowledged/false_positive")
 ]
-LimitOpt = Annotated[int | None, typer.Option("--limit", help="at most this many rows")]
+LimitOpt = Annotated[int | None, typer.Option("--limit", min=1, help="at most this many rows")]
 FormatOpt = Annotated[Format, typer.Option("--format", help="table, csv or json")]
 
 MonitorsOpt = Annotated[
@@ -287,8 +287,8 @@ def show_anomaly(
     out: Annotated[
         Path | None, typer.Option(help="PNG to write (default: plots/<monitor>/anomaly-ID.png)")
     ] = None,
-    before: Annotated[int, typer.Option(help="source rows up to the anomaly")] = 48,
-    after: Annotated[int, typer.Option(help="source rows after the anomaly")] = 24,
+    before: Annotated[int, typer.Option(min=1, help="source rows up to the anomaly")] = 48,
+    after: Annotated[int, typer.Option(min=0, help="source rows after the anomaly")] = 24,
 ) -> None:
     """Print one anomaly (component scores, model version) and plot its series around it.
 

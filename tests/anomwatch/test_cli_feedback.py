@@ -73,6 +73,8 @@ def test_list_formats(filled) -> None:
         (("anomalies", "list", "--severity", "high"), "--severity must be one of warning"),
         (("anomalies", "list", "--status", "closed"), "--status must be one of open"),
         (("anomalies", "show", "abc"), "Invalid value for 'anomaly_id'"),
+        (("anomalies", "show", "1", "--before", "0"), "Invalid value for '--before'"),
+        (("anomalies", "list", "--limit", "-5"), "Invalid value for '--limit'"),
         (("anomalies", "label", "999", "--true-positive"), "unknown anomaly id(s): 999"),
         (("anomalies", "label", "1"), "Missing option '--false-positive'"),
         (("anomalies", "tune", "nope"), "unknown monitor 'nope'; monitors in the store: web"),
