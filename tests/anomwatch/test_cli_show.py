@@ -208,3 +208,25 @@ def test_report_embeds_the_top_series_around_its_anomaly_from_the_source(shown, 
     assert page.count("data:image/png;base64,") == 2
     assert f"No plot of anomaly {shown['ids'][0]}: the source cannot be read (" in page
     assert "s3cret" not in page
+
+
+def test_read_window_works_on_a_query_source_too(shown, tmp_path) -> None:
+    from anomwatch.config import parse_monitors
+
+    query = "SELECT ts, host, metric, value FROM metrics WHERE ts > :since AND ts <= :until"
+    raw = {
+        "name": "web",
+        "source": {
+            "url": shown["source_url"],
+            "query": query,
+            "timestamp": "ts",
+            "series": ["host", "metric"],
+            "values": ["value"],
+        },
+    }
+    config = parse_monitors({"monitors": [raw]}, "test").get("web")
+    frame = read_window(config, "host=b,metric=cpu", T0 + 100 * STEP, before=4, after=2)
+    assert [t.to_pydatetime() for t in frame["ts"]] == [T0 + i * STEP for i in range(97, 103)]
+    assert frame["value"].tolist() == pytest.approx(
+        [_value(1, i) for i in range(97, 103)], rel=1e-5
+    )
