@@ -64,15 +64,20 @@ def score_series(
     out: ScoredBatch,
     min_score: float | None = None,
 ) -> None:
-    new = item.new_rows()
-    if new.empty:
+    if item.watermark is None:
         return
     frame = item.rows
-    n_ctx = len(frame) - len(new)
+    ts = frame[TS_COLUMN].to_numpy("datetime64[us]")
+    is_new = ts > np.datetime64(item.watermark, "us")  # numpy, not a frame filter per series
+    n_new = int(is_new.sum())
+    if not n_new:
+        return
+    n_ctx = len(frame) - n_new
     values = monitor.source.values
-    detection = loaded.detector.score(frame[values].to_numpy(float))
-    out.points_scored += len(new)
-    out.marks[item.series] = new[TS_COLUMN].iloc[-1].to_pydatetime()
+    X = frame[values].to_numpy(float)
+    detection = loaded.detector.score(X)
+    out.points_scored += n_new
+    out.marks[item.series] = ts[is_new][-1].astype("datetime64[us]").item()
     is_anomaly = detection.is_anomaly
     if min_score is not None:  # a threshold tuned from feedback labels narrows the flags
         is_anomaly = is_anomaly & (detection.score >= min_score)
@@ -87,13 +92,7 @@ def score_series(
             n_context=n_ctx,
         )
     out.records += anomaly_records(
-        monitor,
-        item.series,
-        frame[TS_COLUMN].to_numpy("datetime64[us]"),
-        frame[values].to_numpy(float),
-        detection,
-        flagged,
-        loaded.record.id,
+        monitor, item.series, ts, X, detection, flagged, loaded.record.id
     )
 
 
@@ -162,7 +161,7 @@ def score_batch(
         if (loaded := models.models.get(item.series)) is not None
         and isinstance(loaded.detector, SharedLSTMDetector)
         and item.watermark is not None
-        and not item.new_rows().empty
+        and bool((item.rows[TS_COLUMN] > item.watermark).any())  # else never scored
     ]
     if shared:
         try:
