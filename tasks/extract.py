@@ -47,18 +47,35 @@ class SeriesWork:
         return self.rows[self.rows[TS_COLUMN] <= self.watermark]
 
 
+MAX_WINDOW_EXCEPTIONS = 1000  # beyond this, a window is not kept (runs.details stays small)
+
+
 @dataclass
 class ReadWindow:
     """Rows per series with lo < ts <= hi as a tick saw them. Every such row is at or
     before its series' new watermark, so a row that shows up there later arrived late:
-    it is counted (and left to a backfill), never silently scored."""
+    it is counted (and left to a backfill), never silently scored.
+
+    Stored compactly: the usual count (`default`) and the series that differ."""
 
     lo: datetime
     hi: datetime
     counts: dict[str, int]
+    default: int | None = None  # None: counts lists every series; else the usual count
 
-    def to_json(self) -> dict[str, Any]:
-        return {"lo": self.lo.isoformat(), "hi": self.hi.isoformat(), "counts": self.counts}
+    def count(self, series: str) -> int:
+        return self.counts.get(series, self.default or 0)
+
+    def to_json(self) -> dict[str, Any] | None:
+        if self.default is None:
+            values = list(self.counts.values())
+            usual = max(set(values), key=values.count) if values else 0
+            other = {s: n for s, n in self.counts.items() if n != usual}
+        else:
+            usual, other = self.default, self.counts
+        if len(other) > MAX_WINDOW_EXCEPTIONS:
+            return None
+        return {"lo": self.lo.isoformat(), "hi": self.hi.isoformat(), "n": usual, "other": other}
 
     @classmethod
     def from_json(cls, data: dict[str, Any] | None) -> ReadWindow | None:
@@ -67,17 +84,17 @@ class ReadWindow:
             return cls(
                 datetime.fromisoformat(data["lo"]),
                 datetime.fromisoformat(data["hi"]),
-                {str(k): int(v) for k, v in data["counts"].items()},
+                {str(k): int(v) for k, v in data["other"].items()},
+                int(data["n"]),
             )
         except (AssertionError, KeyError, TypeError, ValueError, AttributeError):
             return None
 
 
 def late_rows(previous: ReadWindow, counts_now: dict[str, int]) -> dict[str, int]:
-    """Rows per series that appeared in the previous window after it was read."""
-    return {
-        s: counts_now.get(s, 0) - n for s, n in previous.counts.items() if counts_now.get(s, 0) > n
-    }
+    """Rows per series that appeared in the previous window after it was read
+    (counts_now: only series whose watermark is at or past the window's end)."""
+    return {s: n - previous.count(s) for s, n in counts_now.items() if n > previous.count(s)}
 
 
 @dataclass
@@ -102,14 +119,18 @@ class TickData:
                 raw = self.new_raw[
                     (self.new_raw[TS_COLUMN] > self.since) & (self.new_raw[TS_COLUMN] <= hi)
                 ]
-                counts = raw[SERIES_COLUMN].value_counts()
-                return ReadWindow(
-                    self.since, hi, {s: int(counts.get(s, 0)) for s in sorted(new_marks)}
-                )
-        if self.previous_window is None:
+                seen = raw[SERIES_COLUMN].value_counts()
+                counts = {str(s): int(n) for s, n in seen.items()}
+                for s in new_marks:
+                    counts.setdefault(s, 0)
+                return ReadWindow(self.since, hi, counts)
+        previous = self.previous_window
+        if previous is None:
             return None
-        refreshed = {s: n + self.late.get(s, 0) for s, n in self.previous_window.counts.items()}
-        return ReadWindow(self.previous_window.lo, self.previous_window.hi, refreshed)
+        refreshed = dict(previous.counts)
+        for s, n in self.late.items():
+            refreshed[s] = previous.count(s) + n
+        return ReadWindow(previous.lo, previous.hi, refreshed, previous.default)
 
     def series(self) -> list[str]:
         return sorted(self.work)
@@ -185,7 +206,9 @@ def _extract_once(monitor: MonitorConfig, store: Store, until: datetime) -> Tick
     with SourceReader(monitor) as reader:
         reader.source_clause()  # checks table, columns and types before anything else
         if previous is not None:
-            late = late_rows(previous, reader.count_per_series(previous.lo, previous.hi))
+            counted = reader.count_per_series(previous.lo, previous.hi)
+            eligible = {s: n for s, n in counted.items() if s in marks and marks[s] >= previous.hi}
+            late = late_rows(previous, eligible)
             if late:
                 notes.append(
                     f"{sum(late.values())} row(s) arrived late, at or before their series' "

@@ -18,6 +18,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from anomwatch.errors import StoreError
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+CONNECT_TIMEOUT = 10  # seconds; PyMySQL's default is the same
 
 
 class StoreUnavailableError(StoreError):
@@ -55,6 +56,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             cursor.close()
 
         return engine
+    if parsed.get_backend_name() == "postgresql" and "connect_timeout" not in parsed.query:
+        # libpq waits for the OS TCP timeout (minutes) on a host that drops packets
+        kwargs.setdefault("connect_args", {}).setdefault("connect_timeout", CONNECT_TIMEOUT)
     return create_engine(url, pool_pre_ping=True, **kwargs)
 
 

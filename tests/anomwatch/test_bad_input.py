@@ -17,7 +17,14 @@ from anomwatch.demo import simulate, write_rows
 from anomwatch.errors import SourceError
 from anomwatch.source import SourceReader
 from anomwatch.store.db import make_engine
-from tasks.extract import ReadWindow, SeriesWork, TickData, gap_note, late_rows
+from tasks.extract import (
+    MAX_WINDOW_EXCEPTIONS,
+    ReadWindow,
+    SeriesWork,
+    TickData,
+    gap_note,
+    late_rows,
+)
 
 T0 = datetime(2026, 11, 20)
 
@@ -163,12 +170,26 @@ def test_rows_are_counted_per_series_by_the_database(databases) -> None:
 
 
 def test_late_rows_are_the_rows_that_appeared_in_a_window_already_read() -> None:
-    previous = ReadWindow(T0, T0 + timedelta(hours=1), {"a": 12, "b": 12, "c": 0})
-    assert late_rows(previous, {"a": 12, "b": 14, "c": 1, "new": 5}) == {"b": 2, "c": 1}
+    previous = ReadWindow(T0, T0 + timedelta(hours=1), {"b": 10, "c": 0}, default=12)
+    assert late_rows(previous, {"a": 12, "b": 12, "c": 1, "d": 13}) == {"b": 2, "c": 1, "d": 1}
     assert late_rows(previous, {"a": 11}) == {}  # deleted rows are not late rows
-    assert ReadWindow.from_json(previous.to_json()) == previous
+    assert ReadWindow.from_json(previous.to_json()) == ReadWindow(
+        T0, T0 + timedelta(hours=1), {"b": 10, "c": 0}, default=12
+    )
     assert ReadWindow.from_json({"lo": "garbage"}) is None
     assert ReadWindow.from_json(None) is None
+
+
+def test_a_window_is_stored_compactly_or_not_at_all() -> None:
+    uniform = ReadWindow(T0, T0, {f"s{i}": 12 for i in range(5000)} | {"odd": 3})
+    assert uniform.to_json() == {
+        "lo": T0.isoformat(),
+        "hi": T0.isoformat(),
+        "n": 12,
+        "other": {"odd": 3},
+    }
+    ragged = ReadWindow(T0, T0, {f"s{i}": i for i in range(MAX_WINDOW_EXCEPTIONS + 2)})
+    assert ragged.to_json() is None
 
 
 def test_tick_vouches_for_the_window_up_to_its_oldest_new_watermark() -> None:
@@ -179,13 +200,18 @@ def test_tick_vouches_for_the_window_up_to_its_oldest_new_watermark() -> None:
         }
     )
     tick = TickData(until=T0 + timedelta(minutes=15), work={}, since=T0, new_raw=raw)
-    window = tick.read_window({"a": T0 + timedelta(minutes=15), "b": T0 + timedelta(minutes=10)})
-    assert window == ReadWindow(T0, T0 + timedelta(minutes=10), {"a": 2, "b": 2})
+    marks = {
+        "a": T0 + timedelta(minutes=15),
+        "b": T0 + timedelta(minutes=10),
+        "z": T0 + timedelta(hours=1),
+    }
+    window = tick.read_window(marks)
+    assert window == ReadWindow(T0, T0 + timedelta(minutes=10), {"a": 2, "b": 2, "z": 0})
     # nothing scored: the previous window is carried on, with the late rows added
     idle = TickData(
-        until=T0, work={}, late={"a": 1}, previous_window=ReadWindow(T0, T0, {"a": 2, "b": 2})
+        until=T0, work={}, late={"a": 1}, previous_window=ReadWindow(T0, T0, {"b": 1}, default=2)
     )
-    assert idle.read_window({}) == ReadWindow(T0, T0, {"a": 3, "b": 2})
+    assert idle.read_window({}) == ReadWindow(T0, T0, {"a": 3, "b": 1}, default=2)
 
 
 def test_a_gap_before_new_rows_is_noted_and_regular_rows_are_not() -> None:

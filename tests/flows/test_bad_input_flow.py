@@ -66,7 +66,7 @@ def test_bad_rows_in_a_tick_are_counted_noted_or_scored_safely(
         pytest.xfail(
             "store columns anomalies.value/expected/lower/upper/score are single-precision "
             "FLOAT on MariaDB (sa.Float in migration 0001): 1e308 is 'Out of range' and the "
-            "tick fails on every retry; needs a migration to DOUBLE (see the fault-suite report)"
+            "tick fails every time (not retried); a migration to DOUBLE fixes it"
         )
     dep = Deployment(databases, tmp_path, monkeypatch, [])
     table = source_table(dep.source_url)
