@@ -36,6 +36,7 @@ from anomwatch.store.db import Store, inserted_id
 from anomwatch.store.models_registry import ModelRecord, active_models, deactivate
 from anomwatch.store.schema import anomalies, backfills
 from detector import DetectorError, EnsembleDetector, ModelIntegrityError
+from detector.shared import SharedLSTMDetector, prefetch_scoring
 from detector.step_table import StepTableScorer
 from tasks.extract import SeriesWork
 from tasks.fit import fit_or_reuse
@@ -279,6 +280,40 @@ class _ChunkScorer:
             self.records[key] = loaded.record
             self._keep(key, loaded.record, loaded.detector)
 
+    @staticmethod
+    def with_context(
+        model: _SeriesModel, ts: np.ndarray, X: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, int]:
+        """The rows after the context rows the previous chunk left (sequence components)."""
+        if model.context_ts is None or model.context_values is None:
+            return ts, X, 0
+        return (
+            np.concatenate([model.context_ts, ts]),
+            np.concatenate([model.context_values, X]),
+            len(model.context_ts),
+        )
+
+    def prefetch_shared(self, chunk: SeriesChunk) -> None:
+        """One batched shared-LSTM prediction for every series of the chunk."""
+        pairs = []
+        for i, key in enumerate(chunk.keys):
+            model = self.loaded.get(key)
+            lo, hi = int(chunk.starts[i]), int(chunk.starts[i + 1])
+            if model is not None and isinstance(model.detector, SharedLSTMDetector) and hi > lo:
+                pairs.append(
+                    (
+                        model.detector,
+                        self.with_context(model, chunk.ts[lo:hi], chunk.values[lo:hi])[1],
+                    )
+                )
+        if pairs:
+            try:
+                prefetch_scoring(pairs)
+            except DetectorError as exc:  # each series then reports its own error
+                log.warning(
+                    "backfill %s: batched shared-LSTM inference failed: %s", self.monitor.name, exc
+                )
+
     def score(self, key: str, ts: np.ndarray, X: np.ndarray) -> list[AnomalyRecord]:
         """Anomaly records of one series' rows of a chunk (time-ordered)."""
         model = self.loaded.get(key)
@@ -298,12 +333,7 @@ class _ChunkScorer:
                 SUPPRESSED,
             )
         assert model.detector is not None
-        if model.context_ts is not None and model.context_values is not None:
-            ts = np.concatenate([model.context_ts, ts])
-            X = np.concatenate([model.context_values, X])
-            n_ctx = len(model.context_ts)
-        else:
-            n_ctx = 0
+        ts, X, n_ctx = self.with_context(model, ts, X)
         detection = model.detector.score(X)
         if self.k > 0:
             model.context_ts, model.context_values = ts[-self.k :], X[-self.k :]
@@ -319,6 +349,7 @@ def _score_chunk(
     if not len(chunk):
         return
     scorer.prepare(chunk.keys)
+    scorer.prefetch_shared(chunk)
     records: list[AnomalyRecord] = []
     for i, key in enumerate(chunk.keys):
         lo, hi = int(chunk.starts[i]), int(chunk.starts[i + 1])

@@ -150,3 +150,41 @@ def test_shared_model_is_registered_with_its_sha256_and_reloads(
     with pytest.raises(ModelIntegrityError):
         load_model(active_models(store, "shared")["host=large"])
     store.dispose()
+
+
+def test_backfill_with_a_shared_lstm_finds_both_spikes(sqlite_databases, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import create_engine
+
+    from anomwatch.store.anomalies import query_anomalies
+    from tasks.backfill import run_backfill
+
+    source = sqlite_databases.new("src")
+    t0 = datetime(2026, 11, 1)
+    frames = []
+    for name in SCALES:
+        values = np.concatenate([series(name, 480, seed=1), series(name, 300, seed=2, spike=True)])
+        frames.append(
+            pd.DataFrame(
+                {
+                    "ts": pd.date_range(t0, periods=len(values), freq="5min"),
+                    "host": name,
+                    "value": values,
+                }
+            )
+        )
+    engine = create_engine(source)
+    pd.concat(frames).sort_values("ts").to_sql("metrics", engine, index=False)
+    engine.dispose()
+    store = Store(sqlite_databases.new("store"))
+    store.migrate()
+    monitor = _monitor(source)
+    since = t0 + 479 * timedelta(minutes=5)  # the first 480 points train, the rest is scored
+    until = since + 300 * timedelta(minutes=5)
+    result = run_backfill(monitor, store, tmp_path / "models", since, until, chunk_rows=120)
+    assert result.points_scored == 600
+    spike_ts = since + (SPIKE_AT + 1) * timedelta(minutes=5)
+    stored = {(r["series"], r["ts"]) for r in query_anomalies(store, monitor="shared")}
+    assert ("host=small", spike_ts) in stored
+    assert ("host=large", spike_ts) in stored
+    assert SHARED_SERIES in active_models(store, "shared")
+    store.dispose()
