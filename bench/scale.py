@@ -26,6 +26,7 @@ import sys
 import tempfile
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -194,10 +195,12 @@ def floor_tick(source_url: str, store_url: str, since: datetime, until: datetime
 
 
 def floor_retrain(source_url: str, until: datetime) -> float:
-    """One plain SELECT of the training rows + fitting each series' detector in memory."""
+    """One plain SELECT of the training rows + fitting each series' detector in memory
+    (no files, no registry), on as many threads as the tick uses."""
     import pandas as pd
     from sqlalchemy import create_engine, text
 
+    from anomwatch.settings import Settings
     from detector import DetectorConfig, EnsembleDetector
 
     started = time.perf_counter()
@@ -211,8 +214,10 @@ def floor_retrain(source_url: str, until: datetime) -> float:
         )
     engine.dispose()
     config = DetectorConfig(components=["iforest"], contamination=0.01)
-    for _key, part in frame.groupby("series_id"):
-        EnsembleDetector(config).fit(part[["value"]].to_numpy(float))
+    parts = [part[["value"]].to_numpy(float) for _key, part in frame.groupby("series_id")]
+    # the same number of threads as the flow's task runner (ANOMWATCH_MAX_WORKERS)
+    with ThreadPoolExecutor(Settings().max_workers) as pool:
+        list(pool.map(lambda X: EnsembleDetector(config).fit(X), parts))
     return time.perf_counter() - started
 
 
@@ -325,7 +330,12 @@ def run_backfill_subprocess(
 ) -> tuple[float, int, float]:
     """Backfill in a child process; returns (seconds, rows, peak RSS MB of the child)."""
     code = (
-        "import json,resource,time,sys\n"
+        "import json,time,sys\n"
+        # VmHWM: the peak RSS of this program's own memory. ru_maxrss would also count
+        # the parent's pages the child had between fork and exec.
+        "def hwm():\n"
+        "    for line in open('/proc/self/status'):\n"
+        "        if line.startswith('VmHWM:'): return int(line.split()[1]) / 1024\n"
         "from datetime import datetime\n"
         "from anomwatch.config import load_monitors\n"
         "from anomwatch.settings import Settings\n"
@@ -337,7 +347,8 @@ def run_backfill_subprocess(
         f"b=datetime.fromisoformat('{until.isoformat()}')\n"
         "p=run_backfill(m, st, s.models_dir, a, b, 200000)\n"
         "print(json.dumps({'seconds': time.perf_counter()-t, 'rows': p.rows_read, "
-        "'rss_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss/1024}))\n"
+        "'tables': p.step_tables, "
+        "'rss_mb': hwm()}))\n"
     )
     out = subprocess.run(
         [sys.executable, "-c", code],
@@ -347,6 +358,7 @@ def run_backfill_subprocess(
         check=True,
     )
     data = json.loads(out.stdout.strip().splitlines()[-1])
+    print(f"backfill child: {data}", file=sys.stderr)
     return data["seconds"], data["rows"], data["rss_mb"]
 
 

@@ -58,6 +58,7 @@ class BackfillProgress:
     anomalies: int = 0
     position: datetime | None = None
     resumed: bool = False
+    step_tables: int = 0  # series scored through a step table (the fast path)
 
 
 def _checkpoint(
@@ -157,6 +158,7 @@ def run_backfill(
         except Exception as exc:
             _save_progress(store, progress, "failed", f"{type(exc).__name__}: {exc}")
             raise
+    progress.step_tables = sum(m.table is not None for m in scorer.loaded.values())
     _save_progress(store, progress, "done")
     if on_progress:
         on_progress(progress)
