@@ -10,6 +10,7 @@ woken up. Only past points are used: it runs the same on a stream.
 from __future__ import annotations
 
 import numpy as np
+from scipy.ndimage import maximum_filter1d
 
 from detector.windows import windows
 
@@ -24,16 +25,36 @@ def k_of_m(crossed: np.ndarray, k: int, m: int) -> np.ndarray:
     return counts >= k
 
 
-def aggregate(crossed: np.ndarray, k: int = 1, m: int = 1, suppress: int = 0) -> np.ndarray:
-    """Alarms: k of the last m crossed, and no alarm in the previous `suppress` points."""
+def previous_max(scores: np.ndarray, length: int) -> np.ndarray:
+    """max(scores[i - length : i]) per row (-inf for the first row), in O(n)."""
+    padded = np.concatenate([np.full(length, -np.inf), np.asarray(scores, dtype=float)])
+    # centred max over `length` values: position c covers [c - length // 2, ... + length)
+    centred = maximum_filter1d(padded, size=length, mode="nearest")
+    return centred[length // 2 : length // 2 + len(scores)]
+
+
+def aggregate(
+    crossed: np.ndarray,
+    k: int = 1,
+    m: int = 1,
+    suppress: int = 0,
+    scores: np.ndarray | None = None,
+) -> np.ndarray:
+    """Alarms: k of the last m crossed, and no alarm in the previous `suppress` points.
+
+    With `scores`, a candidate inside the quiet period still fires when its score beats
+    every score of the `suppress` points before it (rearm): a bigger excursion right
+    after a small false alarm is not hidden by it.
+    """
     candidates = np.flatnonzero(k_of_m(crossed, k, m))
     alarms = np.zeros(len(crossed), dtype=bool)
     if suppress <= 0:
         alarms[candidates] = True
         return alarms
+    beats = None if scores is None else np.asarray(scores) > previous_max(scores, suppress)
     quiet_until = -1  # the loop runs over candidate points only, not over every point
     for i in candidates:
-        if i > quiet_until:
+        if i > quiet_until or (beats is not None and beats[i]):
             alarms[i] = True
             quiet_until = int(i) + suppress
     return alarms

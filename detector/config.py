@@ -80,6 +80,9 @@ class AlarmParams(BaseModel):
     k: int = Field(1, ge=1)
     m: int = Field(1, ge=1)
     suppress: int = Field(0, ge=0, description="points without a new alarm after one fires")
+    rearm: bool = Field(
+        False, description="a score above every score of the quiet period fires anyway"
+    )
 
     @model_validator(mode="after")
     def _k_within_m(self) -> AlarmParams:

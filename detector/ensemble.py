@@ -260,7 +260,10 @@ class EnsembleDetector:
         score = self._final(statistic)
         crossed = self._crossed(statistic, score)
         alarm = self.config.alarm
-        flags = aggregate(crossed, alarm.k, alarm.m, alarm.suppress) if alarm else crossed
+        flags = crossed
+        if alarm is not None:
+            rearm = score if alarm.rearm else None
+            flags = aggregate(crossed, alarm.k, alarm.m, alarm.suppress, rearm)
         return Detection(
             score=score,
             is_anomaly=flags,

@@ -36,6 +36,14 @@ def test_alarm_fires_then_stays_quiet_for_the_suppression_period() -> None:
     assert np.flatnonzero(aggregate(crossed, 1, 1, 0)).tolist() == np.flatnonzero(crossed).tolist()
 
 
+def test_rearm_lets_a_bigger_excursion_through_the_quiet_period() -> None:
+    scores = np.array([0.0, 0.6, 0.0, 0.0, 0.9, 0.95, 0.0, 0.7, 0.0])
+    crossed = scores >= 0.5
+    assert np.flatnonzero(aggregate(crossed, 1, 1, 6)).tolist() == [1]
+    # 0.9 beats everything in the 6 points before it; 0.95 too; 0.7 does not
+    assert np.flatnonzero(aggregate(crossed, 1, 1, 6, scores)).tolist() == [1, 4, 5]
+
+
 def test_ensemble_reports_alarms_as_anomalies_and_keeps_the_crossings() -> None:
     train = sine(1500)
     test = sine(400, seed=1)
