@@ -29,7 +29,7 @@ import pandas as pd
 from sqlalchemy import (
     Boolean,
     Column,
-    Float,
+    Double,
     Integer,
     MetaData,
     Table,
@@ -412,11 +412,11 @@ def run_table(name: str, run: Run) -> Table:
         Column("line", Integer, primary_key=True, autoincrement=False),
         Column("ts", Timestamp, nullable=False),
     ]
-    columns += [Column(c, Float, nullable=False) for c in value_column_names(run.data.value_names)]
+    columns += [Column(c, Double, nullable=False) for c in value_column_names(run.data.value_names)]
     if run.data.labels is not None:
         columns.append(Column("label", Boolean, nullable=False))
-    columns.append(Column("score", Float, nullable=False))
-    columns += [Column(f"score_{c}", Float, nullable=False) for c in run.detection.components]
+    columns.append(Column("score", Double, nullable=False))
+    columns += [Column(f"score_{c}", Double, nullable=False) for c in run.detection.components]
     columns.append(Column("is_anomaly", Boolean, nullable=False))
     for column in columns:
         if not COLUMN_RE.match(column.name):

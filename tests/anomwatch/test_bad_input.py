@@ -155,19 +155,10 @@ def test_huge_values_score_finite_and_flagged() -> None:
         assert result.score[1] > result.score[0]
 
 
-def test_store_keeps_huge_and_precise_values(store, request) -> None:
+def test_store_keeps_huge_and_precise_values(store) -> None:
     """What the source holds is what the store keeps: 1e308 and 9 significant digits."""
     from anomwatch.store.anomalies import AnomalyRecord, persist_tick, query_anomalies
 
-    if store.engine.dialect.name in ("mysql", "mariadb"):
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                reason="anomalies.value/expected/lower/upper/score are FLOAT (single precision) "
-                "on MariaDB (sa.Float in migration 0001): 1e308 is 'Out of range', other values "
-                "keep ~7 digits; needs a migration to DOUBLE",
-            )
-        )
     values = {
         T0: 1e308,
         T0 + timedelta(minutes=5): 123456789.125,

@@ -62,9 +62,7 @@ def constant(start, end) -> pd.DataFrame:
 def test_bad_rows_in_a_tick_are_counted_noted_or_scored_safely(
     databases, tmp_path, monkeypatch
 ) -> None:
-    # MariaDB's store keeps values as single-precision FLOAT (see
-    # tests/anomwatch/test_bad_input.py::test_store_keeps_huge_and_precise_values)
-    huge = 1e30 if databases.backend == "mariadb" else 1e308
+    huge = 1e308
     dep = Deployment(databases, tmp_path, monkeypatch, [])
     table = source_table(dep.source_url)
     write_rows(dep.source_url, rows(T0 - timedelta(days=2), T0 + STEP))
