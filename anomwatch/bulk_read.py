@@ -16,6 +16,7 @@ import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -149,23 +150,27 @@ class BulkReader:
 
     def _from_tuples(self, rows: list[Any]) -> RawChunk:
         cfg = self.config
-        columns = list(zip(*rows, strict=True))
+        # one column at a time: zip(*rows) over 100,000s of rows is 15x slower
+        columns = [list(map(itemgetter(i), rows)) for i in range(len(rows[0]))]
         dims = [np.array(columns[1 + i], dtype=object) for i in range(len(cfg.series))]
         offset = 1 + len(cfg.series)
         values = {c: columns[offset + i] for i, c in enumerate(cfg.values)}
         return RawChunk(self._times(np.array(columns[0], dtype=object)), dims, self._values(values))
 
     def _times(self, raw: np.ndarray) -> np.ndarray:
-        """Source times → naive UTC datetime64[us] (ISO text parsed in C when possible)."""
-        series = pd.Series(raw, dtype=object)
-        first = series.dropna()
-        parsed: pd.Series = series
-        if len(first) and isinstance(first.iloc[0], str):
+        """Source times → naive UTC datetime64[us]; each distinct time converted once
+        (a chunk holds every series at the same few times), ISO text parsed in C."""
+        codes, uniques = pd.factorize(raw)
+        distinct = pd.Series(uniques, dtype=object)
+        parsed: pd.Series = distinct
+        if len(distinct) and isinstance(distinct.iloc[0], str):
             try:
-                parsed = pd.to_datetime(series, format="ISO8601")
+                parsed = pd.to_datetime(distinct, format="ISO8601")
             except (ValueError, TypeError):
-                parsed = series  # SourceReader._to_utc names the bad value
-        return self.reader._to_utc(parsed).to_numpy("datetime64[us]")
+                parsed = distinct  # SourceReader._to_utc names the bad value
+        converted = self.reader._to_utc(parsed).to_numpy("datetime64[us]")
+        out = np.append(converted, np.datetime64("NaT", "us"))  # code -1: a NULL time
+        return out[codes]
 
     def _values(self, columns: dict[str, Any]) -> np.ndarray:
         """Numeric columns as float64; NaN/inf become NaN (handled by on_nan)."""

@@ -15,9 +15,7 @@ for it. Watermarks of the live ticks are never touched.
 from __future__ import annotations
 
 import logging
-import queue
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -140,7 +138,7 @@ def run_backfill(
         bulk = BulkReader(reader)
         carry: RawChunk | None = None
         try:
-            for chunk in _prefetched(bulk.iter_raw(start, until, chunk_rows)):
+            for chunk in bulk.iter_raw(start, until, chunk_rows):
                 progress.rows_read += len(chunk)
                 pending = chunk if carry is None else RawChunk.concat(carry, chunk)
                 valid = pending.ts[~np.isnat(pending.ts)]
@@ -163,46 +161,6 @@ def run_backfill(
     if on_progress:
         on_progress(progress)
     return progress
-
-
-def _prefetched(chunks: Iterator[RawChunk]) -> Iterator[RawChunk]:
-    """Read the next chunk on a thread while this one is scored (at most two in memory)."""
-    slots: queue.Queue[Any] = queue.Queue(maxsize=1)
-    stop = threading.Event()
-    done = object()
-
-    def produce() -> None:
-        try:
-            for chunk in chunks:
-                while not stop.is_set():
-                    try:
-                        slots.put(chunk, timeout=0.5)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    return
-            slots.put(done)
-        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
-            slots.put(exc)
-
-    thread = threading.Thread(target=produce, name="backfill-reader", daemon=True)
-    thread.start()
-    try:
-        while True:
-            item = slots.get()
-            if item is done:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        while thread.is_alive():
-            try:
-                slots.get_nowait()
-            except queue.Empty:
-                thread.join(timeout=0.1)
 
 
 @dataclass
