@@ -81,7 +81,10 @@ def main() -> None:
         if step == "before_send":
             die()
         if step == "after_send":  # the target accepted it; the outbox row is still pending
-            real_send(*args)
+            outcome = real_send(*args)
+            if not outcome.ok:
+                print(f"the send failed, nothing to kill after: {outcome.error}", file=sys.stderr)
+                sys.exit(4)
             die()
         raise AssertionError("unreachable in this test")
 
