@@ -59,12 +59,13 @@ def test_killed_tick_is_completed_by_the_next_one(
 
         dep = Deployment(sqlite_databases, tmp_path / "dep", monkeypatch, [smtp.target()])
         monkeypatch.setenv("ANOMWATCH_LOCK_TIMEOUT_SECONDS", "1")
+        monkeypatch.setenv("ANOMWATCH_NOTIFY_TIMEOUT_SECONDS", "60")  # a loaded CI machine
         write_rows(dep.source_url, rows(T0 - timedelta(days=2), UNTIL + STEP))
         dep.tick(T0)
         marks_before = get_watermarks(dep.store, "hosts")
         child = subprocess.run(
             [sys.executable, str(KILLER), step, UNTIL.isoformat(), str(dep.monitors_file)],
-            env={**os.environ, "ANOMWATCH_NOTIFY_TIMEOUT_SECONDS": "60"},  # a loaded CI box
+            env={**os.environ},
             capture_output=True,
             text=True,
             timeout=120,
