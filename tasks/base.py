@@ -18,15 +18,3 @@ F = TypeVar("F", bound=Callable[..., Any])
 def pipeline_task(name: str, **options: Any) -> Callable[[F], Any]:
     return task(name=name, cache_policy=NO_CACHE, persist_result=False, **options)
 
-
-def retry_if_transient(_task: Any, _task_run: Any, state: Any) -> bool:
-    """Retry only failures that another attempt can fix (unreachable source/store)."""
-    from anomwatch.errors import SourceUnavailableError, StoreError
-
-    try:
-        state.result()
-    except (SourceUnavailableError, StoreError):
-        return True
-    except Exception:  # noqa: BLE001 - anything else is permanent
-        return False
-    return False
