@@ -155,6 +155,16 @@ def run(
 
 
 @app.command()
+def retrain(monitor: str, monitors: MonitorsOpt = None) -> None:
+    """Re-tune MONITOR from feedback labels now (the retrain flow) and show what changed."""
+    from flows.retrain import retrain as retrain_flow
+
+    settings = _settings(monitors)
+    result = retrain_flow(monitor, monitors_file=str(settings.monitors_file))
+    typer.echo(result["markdown"].rstrip())
+
+
+@app.command()
 def serve(monitors: MonitorsOpt = None) -> None:
     """Run every monitor on its cron schedule in this process (Prefect serve).
 

@@ -100,6 +100,16 @@ class SourceConfig(_Strict):
         return expand_env(self.url, f"monitor {monitor!r}: source.url")
 
 
+def check_cron(value: str) -> str:
+    try:
+        CronSim(value, datetime(2000, 1, 1))
+    except (CronSimError, ValueError) as exc:
+        raise ValueError(
+            f"invalid cron expression {value!r} ({exc}); use 5 fields, e.g. '*/5 * * * *'"
+        ) from None
+    return value
+
+
 class RetrainPolicy(_Strict):
     every: timedelta = Field(timedelta(days=1), description="retrain models older than this")
     window: timedelta = Field(timedelta(days=14), description="history used for training")
@@ -109,6 +119,24 @@ class RetrainPolicy(_Strict):
     @classmethod
     def _duration(cls, value: Any) -> timedelta:
         return parse_duration(value)
+
+
+class FeedbackPolicy(_Strict):
+    """When feedback labels re-choose the monitor's threshold (the retrain flow)."""
+
+    auto_tune: bool = Field(
+        True, description="the retrain flow re-tunes when there are new labels and enough of them"
+    )
+    min_labels: int = Field(20, gt=1, description="labelled anomalies needed before tuning")
+    classifier: Literal["tree", "gradient-boosting"] | None = Field(
+        None, description="also train a classifier on the component scores (needs 5 of each label)"
+    )
+    schedule: str = Field("0 3 * * *", description="cron of the retrain flow")
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        return check_cron(value)
 
 
 class SeverityPolicy(_Strict):
@@ -175,6 +203,7 @@ class MonitorConfig(_Strict):
     retrain: RetrainPolicy = Field(default_factory=RetrainPolicy)
     severity: SeverityPolicy = Field(default_factory=SeverityPolicy)
     notify: NotifyConfig = Field(default_factory=NotifyConfig)
+    feedback: FeedbackPolicy = Field(default_factory=FeedbackPolicy)
     batch_size: int = Field(200, gt=0, description="series per parallel fit/score task")
     lstm_sharing: Literal["per_series", "per_monitor"] = Field(
         "per_series",
@@ -186,13 +215,7 @@ class MonitorConfig(_Strict):
     @field_validator("schedule")
     @classmethod
     def _cron(cls, value: str) -> str:
-        try:
-            CronSim(value, datetime(2000, 1, 1))
-        except (CronSimError, ValueError) as exc:
-            raise ValueError(
-                f"invalid cron expression {value!r} ({exc}); use 5 fields, e.g. '*/5 * * * *'"
-            ) from None
-        return value
+        return check_cron(value)
 
     @model_validator(mode="after")
     def _sharing_needs_an_lstm(self) -> MonitorConfig:

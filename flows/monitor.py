@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from prefect import flow, get_run_logger
+from prefect import flow
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
-from prefect.runtime import flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from anomwatch.config import MonitorConfig, load_monitors
@@ -26,33 +24,13 @@ from anomwatch.store.runs import (
     register_monitor,
     start_run,
 )
+from flows.runtime import flow_run_id, flow_run_url, run_logger
 from tasks.batch import BatchResult, batch_task, merge_results
 from tasks.extract import TickData, extract_task
 from tasks.notify import notify_task
 from tasks.persist import persist_task
 from tasks.report import plot_task, run_markdown
 from tasks.score import ScoredBatch
-
-
-def _logger() -> logging.Logger | logging.LoggerAdapter[logging.Logger]:
-    try:
-        return get_run_logger()
-    except Exception:  # noqa: BLE001 - outside a run (plain call in tests)
-        return logging.getLogger("anomwatch.flow")
-
-
-def _flow_run_id() -> str | None:
-    try:
-        return str(flow_run.id) if flow_run.id else None
-    except Exception:  # noqa: BLE001
-        return None
-
-
-def _flow_run_url() -> str | None:
-    try:
-        return flow_run.ui_url
-    except Exception:  # noqa: BLE001
-        return None
 
 
 def _process(
@@ -84,10 +62,10 @@ def run_tick(
     settings: Settings, store: Store, monitor: MonitorConfig, until: datetime | None = None
 ) -> dict[str, Any]:
     """One tick under the monitor's lock; every outcome is recorded in `runs`."""
-    log = _logger()
+    log = run_logger()
     until = to_naive_utc(until) if until else utcnow()
     register_monitor(store, monitor.name, monitor.config_hash())
-    run_id = start_run(store, monitor.name, _flow_run_id())
+    run_id = start_run(store, monitor.name, flow_run_id())
     stats = RunStats()
     try:
         with monitor_lock(store, monitor.name, timedelta(seconds=settings.lock_timeout_seconds)):
@@ -100,7 +78,7 @@ def run_tick(
             plot = plot_task(
                 monitor, scored, settings.plots_dir / monitor.name / f"run-{run_id}.png"
             )
-            report = notify_task(settings, store, monitor, run_id, plot, _flow_run_url())
+            report = notify_task(settings, store, monitor, run_id, plot, flow_run_url())
     except MonitorLockedError as exc:
         finish_run(store, run_id, "skipped", stats, str(exc))
         log.warning(str(exc))
@@ -165,7 +143,7 @@ def run_tick(
 
 def _publish(monitor: str, markdown: str, scored: Any) -> None:
     """Prefect artifacts of the run; skipped when not inside a flow run."""
-    if _flow_run_id() is None:
+    if flow_run_id() is None:
         return
     create_markdown_artifact(markdown=markdown, key=f"{monitor}-run", description="anomwatch run")
     rows = [
@@ -207,7 +185,7 @@ def monitor_tick(
         try:
             config = load_monitors(path).get(monitor)
         except ConfigError as exc:
-            record_failed_run(store, monitor, _flow_run_id(), str(exc))
+            record_failed_run(store, monitor, flow_run_id(), str(exc))
             raise
         return run_tick(settings, store, config, until)
     finally:

@@ -16,10 +16,11 @@ measured on the labels it was fitted to.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 
 from anomwatch.durations import utcnow
 from anomwatch.errors import AnomwatchError
@@ -70,6 +71,29 @@ def active_threshold(store: Store, monitor: str) -> float | None:
             .limit(1)
         ).scalar()
     return None if value is None else float(value)
+
+
+@dataclass(frozen=True)
+class LabelCounts:
+    total: int  # labelled anomalies of the monitor
+    new: int  # labelled after the last tuning (all of them when never tuned)
+    last_tuned_at: datetime | None
+
+
+def label_counts(store: Store, monitor: str) -> LabelCounts:
+    """How many labels exist, and how many arrived since the threshold was last chosen."""
+    with store.begin() as conn:
+        last = conn.execute(
+            select(func.max(thresholds.c.chosen_at)).where(thresholds.c.monitor == monitor)
+        ).scalar()
+        labelled = (anomalies.c.monitor == monitor) & anomalies.c.label.is_not(None)
+        total = conn.execute(select(func.count()).where(labelled)).scalar_one()
+        new = total
+        if last is not None:
+            new = conn.execute(
+                select(func.count()).where(labelled, anomalies.c.labelled_at > last)
+            ).scalar_one()
+    return LabelCounts(int(total), int(new), last)
 
 
 def _setting(

@@ -18,17 +18,19 @@ def test_prefect_yaml_has_a_deployment_per_monitor_with_importable_entrypoints()
     spec = yaml.safe_load((ROOT / "prefect.yaml").read_text())
     monitors = {m.name: m for m in load_monitors(ROOT / "monitors.yaml").monitors}
     deployments = spec["deployments"]
-    assert {d["parameters"]["monitor"] for d in deployments} == set(monitors)
+    flows: dict[str, set[str]] = {"anomwatch-monitor": set(), "anomwatch-retrain": set()}
     for dep in deployments:
         module_path, func_name = dep["entrypoint"].split(":")
         module = importlib.import_module(module_path.removesuffix(".py").replace("/", "."))
         flow = getattr(module, func_name)
-        assert flow.name == "anomwatch-monitor"
         monitor = monitors[dep["parameters"]["monitor"]]
+        flows[flow.name].add(monitor.name)
         (schedule,) = dep["schedules"]
-        assert schedule["cron"] == monitor.schedule
+        wanted = monitor.schedule if flow.name == "anomwatch-monitor" else monitor.feedback.schedule
+        assert schedule["cron"] == wanted
         CronSim(schedule["cron"], datetime(2026, 1, 1))
         assert dep["concurrency_limit"]["limit"] == 1
+    assert flows == {"anomwatch-monitor": set(monitors), "anomwatch-retrain": set(monitors)}
 
 
 def test_serve_builds_one_scheduled_deployment_per_monitor() -> None:
@@ -36,11 +38,22 @@ def test_serve_builds_one_scheduled_deployment_per_monitor() -> None:
 
     parsed = load_monitors(ROOT / "monitors.yaml")
     deployments = monitor_deployments(parsed, ROOT / "monitors.yaml")
-    assert [d.name for d in deployments] == [m.name for m in parsed.monitors]
+    names = [m.name for m in parsed.monitors]
+    assert [d.name for d in deployments] == names + [f"{n}-retrain" for n in names]
     assert [d.schedules[0].schedule.cron for d in deployments] == [
         m.schedule for m in parsed.monitors
-    ]
-    assert all(
-        d.parameters["monitor"] == m.name for d, m in zip(deployments, parsed.monitors, strict=True)
-    )
+    ] + [m.feedback.schedule for m in parsed.monitors]
+    assert [d.parameters["monitor"] for d in deployments] == names + names
     assert all(d.concurrency_limit == 1 for d in deployments)
+
+
+def test_a_monitor_without_auto_tune_gets_no_retrain_deployment(tmp_path: Path) -> None:
+    from flows.deployments import monitor_deployments
+
+    text = (ROOT / "monitors.yaml").read_text().replace(
+        "      contamination: 0.005", "      contamination: 0.005\n    feedback: {auto_tune: false}"
+    )
+    (tmp_path / "monitors.yaml").write_text(text)
+    parsed = load_monitors(tmp_path / "monitors.yaml")
+    names = [d.name for d in monitor_deployments(parsed, tmp_path / "monitors.yaml")]
+    assert names == ["demo-hosts", "demo-cpu", "demo-hosts-retrain"]

@@ -1,0 +1,95 @@
+"""Feedback re-tuning for the retrain flow: labels in, a new threshold (and classifier) out.
+
+`anomwatch anomalies tune` does the same by hand; the retrain flow does it on a
+schedule, but only when there are enough labels and some are new since the last
+tuning, so a quiet week does not rewrite the threshold history.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from anomwatch.config import MonitorConfig
+from anomwatch.errors import AnomwatchError
+from anomwatch.feedback_classifier import MIN_PER_CLASS
+from anomwatch.store.db import Store
+from anomwatch.store.tuning import LabelCounts, Setting, Tuning, label_counts, tune_threshold
+from tasks.base import pipeline_task
+
+
+@dataclass(frozen=True)
+class RetuneOutcome:
+    monitor: str
+    changed: bool
+    reason: str  # why nothing changed, or what was done
+    labels: LabelCounts
+    tuning: Tuning | None = None
+
+
+def retune_from_feedback(
+    monitor: MonitorConfig, store: Store, models_dir: Path, who: str = "retrain-flow"
+) -> RetuneOutcome:
+    """Re-choose the threshold from labels when the monitor's feedback policy says so."""
+    policy = monitor.feedback
+    counts = label_counts(store, monitor.name)
+    if not policy.auto_tune:
+        return RetuneOutcome(monitor.name, False, "feedback.auto_tune is off", counts)
+    if counts.total < policy.min_labels:
+        return RetuneOutcome(
+            monitor.name,
+            False,
+            f"{counts.total} labelled anomalies, {policy.min_labels} needed (feedback.min_labels)",
+            counts,
+        )
+    if counts.new == 0:
+        return RetuneOutcome(
+            monitor.name,
+            False,
+            f"no new labels since the last tuning at {counts.last_tuned_at}",
+            counts,
+        )
+    notes: list[str] = []
+    classifier = policy.classifier
+    try:
+        tuning = tune_threshold(store, monitor.name, who, policy.min_labels, classifier, models_dir)
+    except AnomwatchError as exc:
+        if classifier is None or f"at least {MIN_PER_CLASS} true" not in str(exc):
+            return RetuneOutcome(monitor.name, False, str(exc), counts)
+        # Too few of one kind for a classifier: the threshold alone can still be tuned.
+        notes.append(f"classifier skipped: {exc}".removesuffix("; nothing changed"))
+        try:
+            tuning = tune_threshold(store, monitor.name, who, policy.min_labels, None, models_dir)
+        except AnomwatchError as retry_exc:
+            return RetuneOutcome(monitor.name, False, str(retry_exc), counts)
+    done = f"re-tuned from {tuning.n_labels} labels ({counts.new} new)"
+    return RetuneOutcome(monitor.name, True, "; ".join([done, *notes]), counts, tuning)
+
+
+def _threshold(setting: Setting) -> str:
+    return "detector's own" if setting.threshold is None else f"{setting.threshold:.6f}"
+
+
+def retune_markdown(outcome: RetuneOutcome) -> str:
+    """What changed, for the Prefect artifact and the CLI."""
+    lines = [f"# anomwatch retrain: {outcome.monitor}", "", outcome.reason, ""]
+    lines.append(
+        f"Labels: {outcome.labels.total} in all, {outcome.labels.new} since the last tuning"
+        f" ({outcome.labels.last_tuned_at or 'never tuned'})."
+    )
+    if outcome.tuning is not None:
+        before, after = outcome.tuning.before, outcome.tuning.after
+        lines += [
+            "",
+            "| | before | after |",
+            "|---|---|---|",
+            f"| minimum score | {_threshold(before)} | {_threshold(after)} |",
+            f"| classifier | {before.classifier or 'none'} | {after.classifier or 'none'} |",
+            f"| labelled anomalies still flagged | {before.kept} | {after.kept} |",
+            f"| precision on labels | {before.precision:.2f} | {after.precision:.2f} |",
+            f"| recall on labels | {before.recall:.2f} | {after.recall:.2f} |",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+retune_task = pipeline_task("retune_from_feedback")(retune_from_feedback)
