@@ -8,7 +8,7 @@ flow after each step, with a real local webhook receiving the digests.
 from __future__ import annotations
 
 import os
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import typer
@@ -36,6 +36,7 @@ from anomwatch.store.schema import (
 MONITOR = "demo-hosts"
 TICK = timedelta(minutes=20)
 HISTORY = timedelta(days=3)
+DEMO_T0 = timedelta(hours=13, minutes=55)  # time of day of the first tick
 
 
 def demo_monitors(db_path: Path, webhook_port: int) -> dict[str, object]:
@@ -71,6 +72,19 @@ def reset_monitor_state(store: Store, name: str) -> None:
         conn.execute(delete(monitors).where(monitors.c.name == name))
 
 
+def demo_start(now: datetime, ticks: int) -> datetime:
+    """The first tick at 13:55 UTC of the latest day whose ticks are all in the past.
+
+    The simulated metrics follow a daily pattern, so a fixed time of day gives every
+    run the same data and the same anomalies, whenever the demo is started.
+    """
+    day = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    t0 = day + DEMO_T0
+    while t0 + ticks * TICK > now:
+        t0 -= timedelta(days=1)
+    return t0
+
+
 def run_demo(settings: Settings, ticks: int) -> None:
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
@@ -85,9 +99,7 @@ def run_demo(settings: Settings, ticks: int) -> None:
     store.migrate()
     reset_monitor_state(store, MONITOR)
 
-    now = utcnow().replace(second=0, microsecond=0)
-    now -= timedelta(minutes=now.minute % 5)
-    t0 = now - ticks * TICK
+    t0 = demo_start(utcnow(), ticks)
     incidents = (
         Incident("web-2", "cpu", "spike", t0 + 25 * timedelta(minutes=1), 2),
         Incident("db-1", "latency_ms", "shift", t0 + 45 * timedelta(minutes=1), 8),
@@ -133,5 +145,5 @@ def run_demo(settings: Settings, ticks: int) -> None:
     if received:
         payload = received[0].json()
         typer.echo(f"  first title: {payload.get('title')}")
-    typer.echo(f"\nQuery history:  .venv/bin/anomwatch anomalies --monitor {MONITOR} --since 24h")
+    typer.echo(f"\nQuery history:  .venv/bin/anomwatch anomalies --monitor {MONITOR} --since 2d")
     store.dispose()
