@@ -8,6 +8,7 @@ tuning, so a quiet week does not rewrite the threshold history.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from anomwatch.config import MonitorConfig
@@ -46,7 +47,7 @@ def retune_from_feedback(
         return RetuneOutcome(
             monitor.name,
             False,
-            f"no new labels since the last tuning at {counts.last_tuned_at}",
+            f"no new labels since the last tuning at {_when(counts.last_tuned_at)}",
             counts,
         )
     notes: list[str] = []
@@ -66,6 +67,10 @@ def retune_from_feedback(
     return RetuneOutcome(monitor.name, True, "; ".join([done, *notes]), counts, tuning)
 
 
+def _when(at: datetime | None) -> str:
+    return "never tuned" if at is None else f"{at:%Y-%m-%d %H:%M:%S} UTC"
+
+
 def _threshold(setting: Setting) -> str:
     return "detector's own" if setting.threshold is None else f"{setting.threshold:.6f}"
 
@@ -75,7 +80,7 @@ def retune_markdown(outcome: RetuneOutcome) -> str:
     lines = [f"# anomwatch retrain: {outcome.monitor}", "", outcome.reason, ""]
     lines.append(
         f"Labels: {outcome.labels.total} in all, {outcome.labels.new} since the last tuning"
-        f" ({outcome.labels.last_tuned_at or 'never tuned'})."
+        f" ({_when(outcome.labels.last_tuned_at)})."
     )
     if outcome.tuning is not None:
         before, after = outcome.tuning.before, outcome.tuning.after
