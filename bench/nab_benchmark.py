@@ -188,7 +188,7 @@ def main() -> None:
         f"\nNAB: {len(files)} files, {sum(len(f.windows) for f in files)} windows, "
         f"components {'+'.join(components)} (weights {args.weights}, {args.threshold}"
         f"{', trend' if args.trend else ''}{f', EWMA {args.smoothing}' if args.smoothing else ''}"
-        f"), retrain every {args.retrain_every:.0%} of a file, alarms {args.alarm_k} of "
+        f"), retrain every {args.retrain_every:.1%} of a file, alarms {args.alarm_k} of "
         f"{args.alarm_m} then quiet {args.suppress:.0%}{' (rearm)' if args.rearm else ''}, "
         f"{elapsed:.0f} s on {args.workers} processes"
     )
