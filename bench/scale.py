@@ -273,6 +273,7 @@ def retrain_lstm(monitors: Path, until: datetime, n_series: int, sample: int) ->
 
     rows: list[Row] = []
     t = time.perf_counter()
+    up_to_date()
     shared = monitor_tick("scale-lstm-shared", monitors_file=str(monitors), until=until)
     shared_s = time.perf_counter() - t
     assert shared["models_trained"] == n_series, shared
@@ -325,6 +326,16 @@ def _retrain_sample(monitors: Path, until: datetime, sample: int) -> int:
     return len(result.trained)
 
 
+def up_to_date() -> None:
+    """Migrate the store before each step: the working tree may gain a migration meanwhile."""
+    from anomwatch.settings import Settings
+    from anomwatch.store.db import Store
+
+    store = Store(Settings().resolved_store_url)
+    store.migrate()
+    store.dispose()
+
+
 def run_backfill_subprocess(
     env: dict[str, str], monitors: Path, since: datetime, until: datetime
 ) -> tuple[float, int, float]:
@@ -347,7 +358,7 @@ def run_backfill_subprocess(
         f"b=datetime.fromisoformat('{until.isoformat()}')\n"
         "p=run_backfill(m, st, s.models_dir, a, b, 200000)\n"
         "print(json.dumps({'seconds': time.perf_counter()-t, 'rows': p.rows_read, "
-        "'tables': p.step_tables, "
+        "'tables': p.step_tables, 'scored': p.points_scored, "
         "'rss_mb': hwm()}))\n"
     )
     out = subprocess.run(
@@ -359,6 +370,11 @@ def run_backfill_subprocess(
     )
     data = json.loads(out.stdout.strip().splitlines()[-1])
     print(f"backfill child: {data}", file=sys.stderr)
+    if data["scored"] != data["rows"]:
+        raise SystemExit(
+            f"backfill scored {data['scored']:,} of {data['rows']:,} rows: models not reused "
+            "(did the detector settings change under the run?); not a valid measurement"
+        )
     return data["seconds"], data["rows"], data["rss_mb"]
 
 
@@ -403,6 +419,7 @@ def main() -> None:
 
         flow(name="warm-up")(lambda: None)()  # start Prefect's temporary API outside the timing
         t = time.perf_counter()
+        up_to_date()
         first = monitor_tick("scale", monitors_file=str(monitors), until=t_hist_end)
         retrain_s = time.perf_counter() - t
         assert first["models_trained"] == args.series, first
@@ -417,6 +434,7 @@ def main() -> None:
         t_new_end = t_hist_end + args.points * STEP
         from tasks.fit import clear_model_cache
 
+        up_to_date()
         clear_model_cache()
         t = time.perf_counter()
         tick = monitor_tick("scale", monitors_file=str(monitors), until=t_new_end)
@@ -441,6 +459,7 @@ def main() -> None:
                 print(f"loaded backfill rows in {time.perf_counter() - t:.1f} s", file=sys.stderr)
             total_points = args.history + args.points + 1 + extra
             end = T0 + (total_points - 1) * STEP
+            up_to_date()
             secs, n_rows, rss = run_backfill_subprocess(env, monitors, T0 - STEP, end)
             read_s, infer_s = floor_backfill(source_url, store_url, args.series, total_points)
             rows.append(
