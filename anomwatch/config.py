@@ -218,6 +218,16 @@ class MonitorConfig(_Strict):
         return check_cron(value)
 
     @model_validator(mode="after")
+    def _threshold_without_labels(self) -> MonitorConfig:
+        if self.detector.threshold == "f1":
+            raise ValueError(
+                "detector.threshold: f1 needs labels when the model is trained, and scheduled "
+                "training has none; use quantile, sigma or dynamic, and let feedback labels "
+                "re-choose the threshold (feedback.auto_tune, `anomwatch anomalies tune`)"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _sharing_needs_an_lstm(self) -> MonitorConfig:
         if self.lstm_sharing == "per_monitor" and not any(
             c.startswith("lstm_") for c in self.detector.components

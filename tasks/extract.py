@@ -197,7 +197,7 @@ def _extract_once(monitor: MonitorConfig, store: Store, until: datetime) -> Tick
     marks = get_watermarks(store, monitor.name)
     models = active_models(store, monitor.name)
     config_hash = monitor.config_hash()
-    k = monitor.detector.sequence_length - 1
+    k = monitor.detector.context_rows  # sequence, residual window, smoothing, alarm
     rows_read = 0
     notes: list[str] = []
     previous = ReadWindow.from_json(last_read_window(store, monitor.name)) if marks else None

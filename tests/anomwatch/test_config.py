@@ -146,3 +146,19 @@ def test_targets_with_their_own_severity_floor() -> None:
     ]
     bad = monitor(notify={"targets": [{"url": "json://x", "min_severity": "page-me"}]})
     assert "notify.targets" in errors_of({"monitors": [bad]})
+
+
+def test_f1_threshold_is_refused_for_scheduled_training() -> None:
+    message = errors_of({"monitors": [monitor(detector={"threshold": "f1"})]})
+    assert "monitor 'web-cpu'" in message
+    assert "detector.threshold: f1 needs labels" in message
+    assert parse_monitors({"monitors": [monitor(detector={"threshold": "sigma"})]}).get("web-cpu")
+
+
+def test_feedback_policy_defaults_and_bad_schedule() -> None:
+    m = parse_monitors({"monitors": [monitor()]}).get("web-cpu")
+    assert (m.feedback.auto_tune, m.feedback.min_labels, m.feedback.classifier) == (True, 20, None)
+    message = errors_of({"monitors": [monitor(feedback={"schedule": "daily"})]})
+    assert "feedback.schedule" in message and "invalid cron expression 'daily'" in message
+    message = errors_of({"monitors": [monitor(feedback={"classifier": "forest"})]})
+    assert "feedback.classifier" in message
