@@ -188,3 +188,29 @@ def test_backfill_with_a_shared_lstm_finds_both_spikes(sqlite_databases, tmp_pat
     assert ("host=large", spike_ts) in stored
     assert SHARED_SERIES in active_models(store, "shared")
     store.dispose()
+
+
+def test_sharing_without_an_lstm_is_a_clear_config_error() -> None:
+    from anomwatch.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="lstm_sharing: per_monitor shares an LSTM"):
+        parse_monitors(
+            {
+                "monitors": [
+                    {
+                        "name": "no-lstm",
+                        "source": {
+                            "url": "sqlite:///x.db",
+                            "table": "metrics",
+                            "timestamp": "ts",
+                            "values": ["value"],
+                        },
+                        "lstm_sharing": "per_monitor",
+                    }
+                ]
+            }
+        )
+    monitor = _monitor("sqlite:///x.db")
+    assert monitor.lstm_sharing == "per_monitor"
+    plain = monitor.model_copy(update={"lstm_sharing": "per_series"})
+    assert plain.config_hash() != monitor.config_hash()  # sharing retrains the models
