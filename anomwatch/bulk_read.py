@@ -77,9 +77,31 @@ class BulkReader:
     # -- reading ----------------------------------------------------------------------
 
     def iter_raw(
-        self, since: datetime | None, until: datetime, chunk_rows: int
+        self,
+        since: datetime,
+        until: datetime,
+        chunk_rows: int,
+        expected_rows: int | None = None,
+        rows_per_statement: int = 1_000_000,
     ) -> Iterator[RawChunk]:
-        """Rows with since < ts <= until in time order, chunk_rows at a time (bounded memory)."""
+        """Rows with since < ts <= until in time order, chunk_rows at a time (bounded memory).
+
+        The range is read as consecutive time windows of about `rows_per_statement`
+        rows (from `expected_rows`), each its own statement: a statement stays open
+        while its rows are scored, and source.statement_timeout cancels any one
+        statement that runs too long.
+        """
+        windows = 1
+        if expected_rows:
+            windows = max(1, -(-expected_rows // max(rows_per_statement, chunk_rows)))
+        step = (until - since) / windows
+        edges = [since + i * step for i in range(windows)] + [until]
+        for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+            yield from self._iter_statement(lo, hi, chunk_rows)
+
+    def _iter_statement(
+        self, since: datetime, until: datetime, chunk_rows: int
+    ) -> Iterator[RawChunk]:
         stmt = self.reader._range_statement(since, until)
         binds = self.reader._binds(since, until)
         with self.reader._database_errors("reading from"), self.reader.engine.connect() as conn:
@@ -103,7 +125,7 @@ class BulkReader:
         """COPY for PostgreSQL tables whose series columns print as Python prints them."""
         if conn.dialect.name != "postgresql" or self.config.table is None:
             return False
-        if not hasattr(conn.connection.dbapi_connection.cursor(), "copy"):
+        if conn.dialect.driver != "psycopg":  # psycopg 3: cursor.copy()
             return False
         if self.reader._tz_aware_column:
             return False

@@ -138,7 +138,7 @@ def run_backfill(
         bulk = BulkReader(reader)
         carry: RawChunk | None = None
         try:
-            for chunk in bulk.iter_raw(start, until, chunk_rows):
+            for chunk in bulk.iter_raw(start, until, chunk_rows, progress.total_rows):
                 progress.rows_read += len(chunk)
                 pending = chunk if carry is None else RawChunk.concat(carry, chunk)
                 valid = pending.ts[~np.isnat(pending.ts)]

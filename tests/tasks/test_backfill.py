@@ -139,3 +139,37 @@ def test_step_tables_store_the_same_anomalies_as_the_detector(setup, monkeypatch
     assert built and all(built)  # both series really went through their tables
     assert stored[0] == stored[10**9]
     assert len(stored[0]) >= 2
+
+
+def test_time_windows_read_the_same_rows_as_one_statement(setup, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Long ranges are read as several statements (each under statement_timeout)."""
+    from anomwatch.bulk_read import BulkReader
+    from anomwatch.source import SourceReader
+
+    monitor, _store, _models = setup
+    until = T0 + timedelta(hours=12)
+
+    def rows(chunks) -> list[tuple[str, str, float]]:  # type: ignore[no-untyped-def]
+        out = []
+        for c in chunks:
+            for i in range(len(c)):
+                out.append((str(c.ts[i]), ",".join(str(d[i]) for d in c.dims), c.values[i, 0]))
+        return sorted(out)
+
+    statements = []
+    original = BulkReader._iter_statement
+
+    def counting(self, since, until, chunk_rows):  # type: ignore[no-untyped-def]
+        statements.append((since, until))
+        return original(self, since, until, chunk_rows)
+
+    monkeypatch.setattr(BulkReader, "_iter_statement", counting)
+    with SourceReader(monitor) as reader:
+        bulk = BulkReader(reader)
+        one = list(bulk.iter_raw(T0, until, 50))
+        assert len(statements) == 1
+        windows = list(bulk.iter_raw(T0, until, 50, expected_rows=286, rows_per_statement=40))
+    assert len(statements) == 1 + 6  # ceil(286 / max(40, 50)) consecutive windows
+    assert statements[1][0] == T0 and statements[-1][1] == until
+    assert rows(windows) == rows(one)
+    assert len(rows(one)) == 2 * 143
