@@ -31,6 +31,38 @@ def _keras() -> Any:
     return keras
 
 
+def build_forecaster(p: LSTMParams, steps: int, features: int) -> Any:
+    """LSTM(units) -> Dropout -> LSTM(units/2) -> Dropout -> Dense: the next point."""
+    keras = _keras()
+    return keras.Sequential(
+        [
+            keras.Input((steps, features)),
+            keras.layers.LSTM(p.units, return_sequences=True),
+            keras.layers.Dropout(p.dropout),
+            keras.layers.LSTM(max(p.units // 2, 1)),
+            keras.layers.Dropout(p.dropout),
+            keras.layers.Dense(features),
+        ]
+    )
+
+
+def build_autoencoder(p: LSTMParams, steps: int, features: int) -> Any:
+    """LSTM units -> units/2 -> RepeatVector -> units/2 -> units -> TimeDistributed Dense."""
+    keras = _keras()
+    inner = max(p.units // 2, 1)
+    return keras.Sequential(
+        [
+            keras.Input((steps, features)),
+            keras.layers.LSTM(p.units, return_sequences=True),
+            keras.layers.LSTM(inner),
+            keras.layers.RepeatVector(steps),
+            keras.layers.LSTM(inner, return_sequences=True),
+            keras.layers.LSTM(p.units, return_sequences=True),
+            keras.layers.TimeDistributed(keras.layers.Dense(features)),
+        ]
+    )
+
+
 class _KerasComponent:
     """Shared plumbing: seeding, training with early stopping, native save/load."""
 
@@ -88,16 +120,7 @@ class LSTMForecaster(_KerasComponent):
         w = self.length - 1
         inputs, targets = windows(Z[:-1], w), Z[w:]
         p = self.params
-        model = keras.Sequential(
-            [
-                keras.Input((w, Z.shape[1])),
-                keras.layers.LSTM(p.units, return_sequences=True),
-                keras.layers.Dropout(p.dropout),
-                keras.layers.LSTM(max(p.units // 2, 1)),
-                keras.layers.Dropout(p.dropout),
-                keras.layers.Dense(Z.shape[1]),
-            ]
-        )
+        model = build_forecaster(p, w, Z.shape[1])
         self._train(model, inputs, targets)
         errors = np.abs(self._predict(inputs) - targets).mean(axis=1)
         held_out = errors[int(len(errors) * (1 - p.validation_split)) :]
@@ -152,19 +175,7 @@ class LSTMAutoencoder(_KerasComponent):
             if clean.sum() >= max(20, len(train) // 4):
                 train = train[clean]
         p = self.params
-        inner = max(p.units // 2, 1)
-        f = Z.shape[1]
-        model = keras.Sequential(
-            [
-                keras.Input((self.length, f)),
-                keras.layers.LSTM(p.units, return_sequences=True),
-                keras.layers.LSTM(inner),
-                keras.layers.RepeatVector(self.length),
-                keras.layers.LSTM(inner, return_sequences=True),
-                keras.layers.LSTM(p.units, return_sequences=True),
-                keras.layers.TimeDistributed(keras.layers.Dense(f)),
-            ]
-        )
+        model = build_autoencoder(p, self.length, Z.shape[1])
         self._train(model, train, train)
         errors = self._errors(train)
         held_out = errors[int(len(errors) * (1 - p.validation_split)) :]

@@ -31,6 +31,7 @@ from detector.calibration import EmpiricalCalibrator
 from detector.config import DetectorConfig
 from detector.ensemble import EnsembleDetector
 from detector.errors import DetectorError, InsufficientDataError
+from detector.lstm import build_autoencoder, build_forecaster
 from detector.persistence import read_artifact, write_artifact
 from detector.windows import padded_windows, windows
 
@@ -141,32 +142,9 @@ class SharedLSTM:
         return self
 
     def _build(self, kind: str) -> Any:
-        keras = _keras()
-        p = self.config.lstm
-        f = self.n_features
-        inner = max(p.units // 2, 1)
         if kind == FORECASTER:
-            return keras.Sequential(
-                [
-                    keras.Input((self.length - 1, f)),
-                    keras.layers.LSTM(p.units, return_sequences=True),
-                    keras.layers.Dropout(p.dropout),
-                    keras.layers.LSTM(inner),
-                    keras.layers.Dropout(p.dropout),
-                    keras.layers.Dense(f),
-                ]
-            )
-        return keras.Sequential(
-            [
-                keras.Input((self.length, f)),
-                keras.layers.LSTM(p.units, return_sequences=True),
-                keras.layers.LSTM(inner),
-                keras.layers.RepeatVector(self.length),
-                keras.layers.LSTM(inner, return_sequences=True),
-                keras.layers.LSTM(p.units, return_sequences=True),
-                keras.layers.TimeDistributed(keras.layers.Dense(f)),
-            ]
-        )
+            return build_forecaster(self.config.lstm, self.length - 1, self.n_features)
+        return build_autoencoder(self.config.lstm, self.length, self.n_features)
 
     # -- inference --------------------------------------------------------------------
 
