@@ -87,14 +87,14 @@ def read_window(
     with SourceReader(config) as reader:
         src = reader.source_clause()
         ts_col = src.c[source.timestamp]
-        columns = [src.c[c] for c in reader._wanted_columns()]
+        columns = [src.c[c] for c in reader.wanted_columns()]
         where = [_series_condition(src, name, value) for name, value in dims.items()]
         earlier = (
             select(*columns)
             .where(
                 *where,
-                ts_col <= reader._bind_time(ts),
-                ts_col > reader._bind_time(ts - lookback),
+                ts_col <= reader.bind_time(ts),
+                ts_col > reader.bind_time(ts - lookback),
             )
             .order_by(ts_col.desc())
             .limit(before)
@@ -103,14 +103,17 @@ def read_window(
             select(*columns)
             .where(
                 *where,
-                ts_col > reader._bind_time(ts),
-                ts_col <= reader._bind_time(ts + lookback),
+                ts_col > reader.bind_time(ts),
+                ts_col <= reader.bind_time(ts + lookback),
             )
             .order_by(ts_col)
             .limit(after)
         )
-        binds = reader._binds(ts - lookback, ts + lookback)
-        parts = [reader._run(earlier, binds).frame, reader._run(later, binds).frame]
+        binds = reader.binds(ts - lookback, ts + lookback)
+        parts = [
+            reader.run_statement(earlier, binds).frame,
+            reader.run_statement(later, binds).frame,
+        ]
     frame = pd.concat(parts, ignore_index=True)
     frame = frame[frame[SERIES_COLUMN] == series]  # exact key, whatever the column types
     frame = frame.sort_values(TS_COLUMN, kind="stable").reset_index(drop=True)

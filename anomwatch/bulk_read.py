@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Integer, String
 
-from anomwatch.source import DEFAULT_SERIES, SourceReader, _series_keys
+from anomwatch.source import DEFAULT_SERIES, SourceReader, series_keys
 
 _NULL = "\\N"
 _PG_NOT_NUMBERS = [_NULL, "NaN", "Infinity", "-Infinity"]
@@ -102,9 +102,9 @@ class BulkReader:
     def _iter_statement(
         self, since: datetime, until: datetime, chunk_rows: int
     ) -> Iterator[RawChunk]:
-        stmt = self.reader._range_statement(since, until)
-        binds = self.reader._binds(since, until)
-        with self.reader._database_errors("reading from"), self.reader.engine.connect() as conn:
+        stmt = self.reader.range_statement(since, until)
+        binds = self.reader.binds(since, until)
+        with self.reader.database_errors("reading from"), self.reader.engine.connect() as conn:
             if self._copy_works(conn):
                 yield from self._copy_chunks(conn, stmt, binds, chunk_rows)
                 return
@@ -127,7 +127,7 @@ class BulkReader:
             return False
         if conn.dialect.driver != "psycopg":  # psycopg 3: cursor.copy()
             return False
-        if self.reader._tz_aware_column:
+        if self.reader.tz_aware_column:
             return False
         table: Any = self.reader.source_clause()
         return all(isinstance(table.c[c].type, (String, Integer)) for c in self.config.series)
@@ -189,8 +189,8 @@ class BulkReader:
             try:
                 parsed = pd.to_datetime(distinct, format="ISO8601")
             except (ValueError, TypeError):
-                parsed = distinct  # SourceReader._to_utc names the bad value
-        converted = self.reader._to_utc(parsed).to_numpy("datetime64[us]")
+                parsed = distinct  # SourceReader.to_utc names the bad value
+        converted = self.reader.to_utc(parsed).to_numpy("datetime64[us]")
         out = np.append(converted, np.datetime64("NaT", "us"))  # code -1: a NULL time
         return out[codes]
 
@@ -201,7 +201,9 @@ class BulkReader:
             try:
                 out[:, j] = np.asarray(raw, dtype=np.float64)  # floats, ints, Decimals, None
             except (TypeError, ValueError):  # the reader's check names the bad value
-                out[:, j] = self.reader._numeric(pd.Series(raw, dtype=object), name).to_numpy()
+                out[:, j] = self.reader.numeric_values(
+                    pd.Series(raw, dtype=object), name
+                ).to_numpy()
         out[np.isinf(out)] = np.nan
         return out
 
@@ -223,7 +225,7 @@ class BulkReader:
                 policy = self.config.on_duplicate
                 if policy == "reject":
                     i = int(np.flatnonzero(same)[0])
-                    raise self.reader._error(
+                    raise self.reader.source_error(
                         f"{duplicates} duplicate timestamp(s), e.g. series {keys[codes[i]]!r} at "
                         f"{pd.Timestamp(ts[i])}; set source.on_duplicate to 'last' or 'first' "
                         "to accept"
@@ -252,7 +254,7 @@ class BulkReader:
         sample = pd.DataFrame.from_records(
             [tuple(d[i] for d in raw.dims) for i in first], columns=self.config.series
         )
-        return inverse.astype(np.int64), [str(k) for k in _series_keys(sample, self.config.series)]
+        return inverse.astype(np.int64), [str(k) for k in series_keys(sample, self.config.series)]
 
     def _handle_nan(
         self, codes: np.ndarray, ts: np.ndarray, values: np.ndarray, keys: list[str]
@@ -264,7 +266,7 @@ class BulkReader:
         count = int(missing.sum())
         if policy == "reject":
             i = int(np.flatnonzero(missing)[0])
-            raise self.reader._error(
+            raise self.reader.source_error(
                 f"{count} row(s) with missing/NaN/inf values, e.g. series {keys[codes[i]]!r} at "
                 f"{pd.Timestamp(ts[i])}; set source.on_nan to 'drop' or 'interpolate' to accept"
             )

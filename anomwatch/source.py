@@ -166,7 +166,7 @@ class SourceReader:
         self.timeout = self.config.statement_timeout
         _configure_session(self.engine, self.timeout)
         self._from: FromClause | None = None
-        self._tz_aware_column = False
+        self.tz_aware_column = False
 
     def close(self) -> None:
         self.engine.dispose()
@@ -179,11 +179,11 @@ class SourceReader:
 
     # -- schema checks -------------------------------------------------------------
 
-    def _error(self, message: str) -> SourceError:
+    def source_error(self, message: str) -> SourceError:
         return SourceError(f"monitor {self.monitor.name!r}: {message}")
 
     @contextmanager
-    def _database_errors(self, doing: str) -> Iterator[None]:
+    def database_errors(self, doing: str) -> Iterator[None]:
         """Database errors as our errors: unreachable (worth a retry) or failed (not)."""
         try:
             yield
@@ -205,16 +205,16 @@ class SourceReader:
                     f"monitor {self.monitor.name!r}: {doing} {self.masked_url} failed "
                     f"(connection lost): {first_line(exc)}"
                 ) from exc
-            raise self._error(f"{doing} {self.masked_url} failed: {first_line(exc)}") from exc
+            raise self.source_error(f"{doing} {self.masked_url} failed: {first_line(exc)}") from exc
 
-    def _wanted_columns(self) -> list[str]:
+    def wanted_columns(self) -> list[str]:
         return [self.config.timestamp, *self.config.series, *self.config.values]
 
     def source_clause(self) -> FromClause:
         """The checked table (or query subquery) that every read selects from."""
         if self._from is not None:
             return self._from
-        with self._database_errors("connecting to"):
+        with self.database_errors("connecting to"):
             if self.config.table is not None:
                 self._from = self._reflect_table(self.config.table)
             else:
@@ -227,13 +227,13 @@ class SourceReader:
             table = Table(table_name, MetaData(), schema=schema or None, autoload_with=self.engine)
         except NoSuchTableError:
             available = inspect(self.engine).get_table_names(schema=schema or None)
-            raise self._error(
+            raise self.source_error(
                 f"table {name!r} not found in {self.masked_url}; "
                 f"available tables: {', '.join(sorted(available)) or '(none)'}"
             ) from None
-        missing = [c for c in self._wanted_columns() if c not in table.c]
+        missing = [c for c in self.wanted_columns() if c not in table.c]
         if missing:
-            raise self._error(
+            raise self.source_error(
                 f"column(s) {', '.join(map(repr, missing))} not found in table {name!r}; "
                 f"it has: {', '.join(table.c.keys())}"
             )
@@ -244,17 +244,17 @@ class SourceReader:
                 and python_type not in _NUMERIC_TYPES
                 and not _is_decimal(python_type)
             ):
-                raise self._error(
+                raise self.source_error(
                     f"value column {value_column!r} has type {table.c[value_column].type}; "
                     "value columns must be numeric (cast it in a 'query' source if needed)"
                 )
         ts_type = table.c[self.config.timestamp].type
-        self._tz_aware_column = isinstance(ts_type, DateTime) and bool(ts_type.timezone)
+        self.tz_aware_column = isinstance(ts_type, DateTime) and bool(ts_type.timezone)
         return table
 
     def _query_clause(self) -> FromClause:
         assert self.config.query is not None
-        columns: list[Any] = [column(c) for c in self._wanted_columns()]
+        columns: list[Any] = [column(c) for c in self.wanted_columns()]
         # Typed binds: SQLite compares times as text, so they must be rendered the way
         # SQLAlchemy stores them, not by the driver's default adapter.
         probe = text(self.config.query).bindparams(
@@ -266,9 +266,9 @@ class SourceReader:
             result = conn.execute(probe, {"since": early, "until": early})
             keys = list(result.keys())
             result.close()
-        missing = [c for c in self._wanted_columns() if c not in keys]
+        missing = [c for c in self.wanted_columns() if c not in keys]
         if missing:
-            raise self._error(
+            raise self.source_error(
                 f"the source query does not return column(s) {', '.join(map(repr, missing))}; "
                 f"it returns: {', '.join(keys)}"
             )
@@ -276,30 +276,30 @@ class SourceReader:
 
     # -- reads ---------------------------------------------------------------------
 
-    def _bind_time(self, value: datetime) -> datetime:
+    def bind_time(self, value: datetime) -> datetime:
         """Naive UTC → what the source column holds."""
         aware = value.replace(tzinfo=ZoneInfo("UTC"))
-        if self._tz_aware_column:
+        if self.tz_aware_column:
             return aware
         return aware.astimezone(self.tz).replace(tzinfo=None)
 
-    def _binds(self, since: datetime | None, until: datetime) -> dict[str, Any]:
+    def binds(self, since: datetime | None, until: datetime) -> dict[str, Any]:
         if self.config.query is None:
             return {}
         early = datetime(1970, 1, 2)
         return {
-            "since": self._bind_time(since) if since else early,
-            "until": self._bind_time(until),
+            "since": self.bind_time(since) if since else early,
+            "until": self.bind_time(until),
         }
 
-    def _range_statement(self, since: datetime | None, until: datetime) -> Any:
+    def range_statement(self, since: datetime | None, until: datetime) -> Any:
         src = self.source_clause()
         ts = src.c[self.config.timestamp]
-        conditions = [ts <= self._bind_time(until)]
+        conditions = [ts <= self.bind_time(until)]
         if since is not None:
-            conditions.append(ts > self._bind_time(since))
+            conditions.append(ts > self.bind_time(since))
         return (
-            select(*[src.c[c] for c in self._wanted_columns()])
+            select(*[src.c[c] for c in self.wanted_columns()])
             .where(and_(*conditions))
             .order_by(ts)
         )
@@ -308,16 +308,16 @@ class SourceReader:
         self, since: datetime | None, until: datetime, limit: int | None = None
     ) -> Extract:
         """Rows with since < ts <= until (all rows up to until when since is None)."""
-        stmt = self._range_statement(since, until)
+        stmt = self.range_statement(since, until)
         if limit is not None:
             stmt = stmt.limit(limit)
-        return self._run(stmt, self._binds(since, until))
+        return self.run_statement(stmt, self.binds(since, until))
 
     def count_range(self, since: datetime | None, until: datetime) -> int:
         """How many rows read_range would return (for progress reporting)."""
-        inner = self._range_statement(since, until).order_by(None).subquery("aw_counted")
-        with self._database_errors("counting rows in"), self.engine.connect() as conn:
-            count = conn.execute(select(func.count()).select_from(inner), self._binds(since, until))
+        inner = self.range_statement(since, until).order_by(None).subquery("aw_counted")
+        with self.database_errors("counting rows in"), self.engine.connect() as conn:
+            count = conn.execute(select(func.count()).select_from(inner), self.binds(since, until))
             return int(count.scalar_one())
 
     def count_per_series(self, since: datetime, until: datetime) -> dict[str, int]:
@@ -328,13 +328,13 @@ class SourceReader:
         dims = [src.c[c] for c in self.config.series]
         stmt = (
             select(*dims, func.count().label("aw_n"))
-            .where(ts > self._bind_time(since), ts <= self._bind_time(until))
+            .where(ts > self.bind_time(since), ts <= self.bind_time(until))
             .group_by(*dims)
         )
-        with self._database_errors("counting rows in"), self.engine.connect() as conn:
-            rows = conn.execute(stmt, self._binds(since, until)).all()
+        with self.database_errors("counting rows in"), self.engine.connect() as conn:
+            rows = conn.execute(stmt, self.binds(since, until)).all()
         frame = _frame(rows, [*self.config.series, "aw_n"])
-        keys = _series_keys(frame, self.config.series)
+        keys = series_keys(frame, self.config.series)
         return {str(k): int(n) for k, n in zip(keys, frame["aw_n"], strict=True)}
 
     def iter_range(
@@ -344,11 +344,11 @@ class SourceReader:
 
         Memory stays bounded by chunk_rows whatever the range (backfills).
         """
-        stmt = self._range_statement(since, until)
-        columns = self._wanted_columns()
-        with self._database_errors("reading from"), self.engine.connect() as conn:
+        stmt = self.range_statement(since, until)
+        columns = self.wanted_columns()
+        with self.database_errors("reading from"), self.engine.connect() as conn:
             result = conn.execution_options(stream_results=True, yield_per=chunk_rows).execute(
-                stmt, self._binds(since, until)
+                stmt, self.binds(since, until)
             )
             for part in result.partitions(chunk_rows):
                 yield self._tidy(_frame(part, columns))
@@ -356,33 +356,33 @@ class SourceReader:
     def read_last(self, before: datetime, k: int, lookback: timedelta) -> Extract:
         """The last k rows of every series with before - lookback < ts <= before."""
         if k <= 0:
-            return self._tidy(pd.DataFrame(columns=self._wanted_columns()))
+            return self._tidy(pd.DataFrame(columns=self.wanted_columns()))
         src = self.source_clause()
         ts = src.c[self.config.timestamp]
         partition = [src.c[c] for c in self.config.series] or None
         rank = func.row_number().over(partition_by=partition, order_by=ts.desc()).label("aw_rank")
         inner = (
-            select(*[src.c[c] for c in self._wanted_columns()], rank)
-            .where(ts <= self._bind_time(before), ts > self._bind_time(before - lookback))
+            select(*[src.c[c] for c in self.wanted_columns()], rank)
+            .where(ts <= self.bind_time(before), ts > self.bind_time(before - lookback))
             .subquery("aw_ranked")
         )
-        stmt = select(*[inner.c[c] for c in self._wanted_columns()]).where(inner.c.aw_rank <= k)
-        return self._run(stmt, self._binds(before - lookback, before))
+        stmt = select(*[inner.c[c] for c in self.wanted_columns()]).where(inner.c.aw_rank <= k)
+        return self.run_statement(stmt, self.binds(before - lookback, before))
 
-    def _run(self, stmt: Any, binds: dict[str, Any]) -> Extract:
-        with self._database_errors("reading from"), self.engine.connect() as conn:
-            frame = _frame(conn.execute(stmt, binds).fetchall(), self._wanted_columns())
+    def run_statement(self, stmt: Any, binds: dict[str, Any]) -> Extract:
+        with self.database_errors("reading from"), self.engine.connect() as conn:
+            frame = _frame(conn.execute(stmt, binds).fetchall(), self.wanted_columns())
         return self._tidy(frame)
 
     # -- cleaning ------------------------------------------------------------------
 
-    def _to_utc(self, values: pd.Series) -> pd.Series:
+    def to_utc(self, values: pd.Series) -> pd.Series:
         try:
             parsed = pd.to_datetime(values, format="mixed")
         except (ValueError, TypeError) as exc:
             if "mixed timezones" in str(exc).lower():
                 return self._mixed_to_utc(values)
-            raise self._error(
+            raise self.source_error(
                 f"timestamp column {self.config.timestamp!r} holds values that are not times: {exc}"
             ) from None
         if parsed.dt.tz is None:
@@ -404,7 +404,7 @@ class SourceReader:
         try:
             converted = [one(v) for v in values]
         except (ValueError, TypeError) as exc:
-            raise self._error(
+            raise self.source_error(
                 f"timestamp column {self.config.timestamp!r} holds values that are not times: {exc}"
             ) from None
         return pd.Series(converted, index=values.index, dtype="datetime64[us]")
@@ -414,14 +414,14 @@ class SourceReader:
         rows_read = len(raw)
         out = pd.DataFrame(
             {
-                SERIES_COLUMN: _series_keys(raw, cfg.series),
-                TS_COLUMN: self._to_utc(raw[cfg.timestamp])
+                SERIES_COLUMN: series_keys(raw, cfg.series),
+                TS_COLUMN: self.to_utc(raw[cfg.timestamp])
                 if rows_read
                 else pd.Series([], dtype="datetime64[us]"),
             }
         )
         for name in cfg.values:
-            out[name] = self._numeric(raw[name], name)
+            out[name] = self.numeric_values(raw[name], name)
         extract = Extract(frame=out, rows_read=rows_read)
         if rows_read == 0:
             return extract
@@ -436,12 +436,12 @@ class SourceReader:
         extract.frame = out.reset_index(drop=True)
         return extract
 
-    def _numeric(self, values: pd.Series, name: str) -> pd.Series:
+    def numeric_values(self, values: pd.Series, name: str) -> pd.Series:
         converted = pd.to_numeric(values, errors="coerce").astype("float64")
         bad = converted.isna() & values.notna()
         if bad.any():
             example = values[bad].iloc[0]
-            raise self._error(
+            raise self.source_error(
                 f"value column {name!r} holds a non-numeric value ({example!r}); "
                 "value columns must be numeric"
             )
@@ -455,7 +455,7 @@ class SourceReader:
         count = int(frame.duplicated([SERIES_COLUMN, TS_COLUMN]).sum())
         if policy == "reject":
             first = frame[dup].iloc[0]
-            raise self._error(
+            raise self.source_error(
                 f"{count} duplicate timestamp(s), e.g. series {first[SERIES_COLUMN]!r} at "
                 f"{first[TS_COLUMN]}; set source.on_duplicate to 'last' or 'first' to accept"
             )
@@ -472,7 +472,7 @@ class SourceReader:
         policy = self.config.on_nan
         if policy == "reject":
             first = frame[missing].iloc[0]
-            raise self._error(
+            raise self.source_error(
                 f"{count} row(s) with missing/NaN/inf values, e.g. series "
                 f"{first[SERIES_COLUMN]!r} at {first[TS_COLUMN]}; set source.on_nan to 'drop' "
                 "or 'interpolate' to accept"
@@ -497,7 +497,7 @@ def _frame(rows: Any, columns: list[str]) -> pd.DataFrame:
     return pd.DataFrame.from_records([tuple(r) for r in rows], columns=columns)
 
 
-def _series_keys(raw: pd.DataFrame, columns: list[str]) -> pd.Series:
+def series_keys(raw: pd.DataFrame, columns: list[str]) -> pd.Series:
     if not columns:
         return pd.Series([DEFAULT_SERIES] * len(raw), index=raw.index, dtype=object)
     parts = [f"{c}=" + raw[c].astype(str) for c in columns]
