@@ -22,7 +22,7 @@ from detector.persistence import read_artifact, write_artifact
 from detector.residual import RobustResidual
 from detector.result import ComponentOutput, Detection
 from detector.smoothing import ewma
-from detector.thresholds import dynamic_threshold, sigma_threshold
+from detector.thresholds import dynamic_threshold, quantile_threshold, sigma_threshold
 from detector.weights import auto_weights
 
 
@@ -135,7 +135,7 @@ class EnsembleDetector:
         self.error_threshold_: float | None = None
         method = self.config.threshold
         if method == "quantile":
-            self.threshold_ = 1.0 - self.config.contamination
+            self.threshold_ = quantile_threshold(train_scores, self.config.contamination)
         elif method == "f1":
             assert labels is not None
             self.threshold_ = best_f1_threshold(np.asarray(labels, bool), train_scores)[1]

@@ -33,6 +33,26 @@ def noise_sigma(errors: np.ndarray) -> float:
     return spread if spread > 0 else 1.0
 
 
+def quantile_threshold(train_scores: np.ndarray, contamination: float) -> float:
+    """The lowest score that flags at most `contamination` of the training rows.
+
+    1 - contamination alone over-flags when scores tie (a one-column forest has few
+    distinct scores; the calibration tail lifts the top 5%): the flag rate on normal
+    data would exceed the configured contamination, and so would the alert volume.
+    """
+    scores = np.sort(np.asarray(train_scores, dtype=float))
+    floor = 1.0 - contamination
+    allowed = int(np.floor(contamination * scores.size))
+    if scores.size == 0 or allowed >= scores.size:
+        return floor
+    # flagging is `score >= threshold`: the threshold must sit above the value at rank
+    # n - allowed - 1 (ascending), and ties there must stay unflagged
+    boundary = scores[scores.size - allowed - 1]
+    above = scores[scores > boundary]
+    threshold = float(above[0]) if above.size else float(np.nextafter(boundary, np.inf))
+    return max(floor, threshold)
+
+
 def sigma_threshold(errors: np.ndarray, k: float) -> float:
     """median + k robust standard deviations (1.4826 x MAD) of the training errors."""
     median = float(np.median(errors))

@@ -10,7 +10,7 @@ from detector.alarms import aggregate, k_of_m
 from detector.config import smoothing_length
 from detector.level_shift import LevelShift
 from detector.smoothing import ewma
-from detector.thresholds import sigma_threshold
+from detector.thresholds import quantile_threshold, sigma_threshold
 
 
 def sine(n: int, seed: int = 0, step: float = 0.02) -> np.ndarray:
@@ -210,3 +210,21 @@ def test_default_configuration_is_unchanged() -> None:
     config = DetectorConfig()
     assert config.threshold == "quantile" and config.alarm is None and config.smoothing == 0
     assert config.context_rows == config.sequence_length - 1
+
+
+def test_quantile_threshold_never_flags_more_than_the_contamination_on_ties() -> None:
+    scores = np.array([0.1] * 90 + [0.995] * 6 + [0.999] * 3 + [1.0])
+    # 1 - 0.05 = 0.95 would flag 10%; the tie at 0.995 must stay below the threshold
+    t = quantile_threshold(scores, 0.05)
+    assert t == 0.999 and np.mean(scores >= t) == 0.04
+    assert quantile_threshold(np.linspace(0, 1, 1001), 0.01) == pytest.approx(0.991)  # 10 of 1001
+    assert quantile_threshold(np.full(50, 0.5), 0.01) == 0.99  # never below 1 - c
+
+
+def test_one_column_forest_flags_at_most_its_contamination_on_training_data() -> None:
+    rng = np.random.default_rng(3)
+    X = np.round(rng.normal(50, 5, 5000), 1)[:, None]  # few distinct values: tied scores
+    for c in (0.01, 0.02):
+        detector = EnsembleDetector(DetectorConfig(components=["iforest"], contamination=c))
+        result = detector.fit(X).score(X)
+        assert 0.5 * c <= result.is_anomaly.mean() <= c
