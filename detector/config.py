@@ -102,7 +102,8 @@ class DetectorConfig(BaseModel):
     contamination: float = Field(0.01, gt=0, lt=0.5, description="expected anomalous fraction")
     threshold: ThresholdName = Field(
         "quantile",
-        description="quantile: calibrated score >= 1 - contamination; sigma: combined error >= "
+        description="quantile: the score flagging at most `contamination` of the training rows; "
+        "sigma: combined error >= "
         "threshold_sigma noise sigmas; dynamic: Hundman et al. 2018; f1: F1-optimal from labels",
     )
     threshold_sigma: float = Field(3.5, gt=0)
