@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from prefect import flow
 
-from anomwatch.config import load_monitors
 from anomwatch.durations import to_naive_utc
-from anomwatch.settings import Settings
-from anomwatch.store.db import Store
+from flows.runtime import monitor_and_store
 from tasks.backfill import BackfillProgress, run_backfill
 from tasks.base import pipeline_task
 
@@ -26,16 +23,8 @@ def backfill(
     monitors_file: str | None = None,
     chunk_rows: int = 100_000,
 ) -> dict[str, Any]:
-    settings = Settings()
-    config = load_monitors(Path(monitors_file) if monitors_file else settings.monitors_file).get(
-        monitor
-    )
-    store = Store(settings.resolved_store_url)
-    try:
-        store.require_migrated()
+    with monitor_and_store(monitor, monitors_file) as (settings, config, store):
         progress: BackfillProgress = backfill_task(
             config, store, settings.models_dir, to_naive_utc(since), to_naive_utc(until), chunk_rows
         )
-    finally:
-        store.dispose()
     return progress.__dict__

@@ -7,31 +7,19 @@ monitor's `feedback.schedule`.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from prefect import flow
 from prefect.artifacts import create_markdown_artifact
 
-from anomwatch.config import load_monitors
-from anomwatch.settings import Settings
-from anomwatch.store.db import Store
-from flows.runtime import flow_run_id, run_logger
+from flows.runtime import flow_run_id, monitor_and_store, run_logger
 from tasks.retune import RetuneOutcome, retune_markdown, retune_task
 
 
 @flow(name="anomwatch-retrain", log_prints=False)
 def retrain(monitor: str, monitors_file: str | None = None) -> dict[str, Any]:
-    settings = Settings()
-    config = load_monitors(Path(monitors_file) if monitors_file else settings.monitors_file).get(
-        monitor
-    )
-    store = Store(settings.resolved_store_url)
-    try:
-        store.require_migrated()
+    with monitor_and_store(monitor, monitors_file) as (settings, config, store):
         outcome: RetuneOutcome = retune_task(config, store, settings.models_dir)
-    finally:
-        store.dispose()
     markdown = retune_markdown(outcome)
     run_logger().info("monitor %s: %s", monitor, outcome.reason)
     if flow_run_id() is not None:
