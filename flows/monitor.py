@@ -14,6 +14,7 @@ from anomwatch.config import MonitorConfig, load_monitors
 from anomwatch.durations import to_naive_utc, utcnow
 from anomwatch.errors import AnomwatchError, ConfigError, MonitorLockedError
 from anomwatch.settings import Settings
+from anomwatch.store.anomalies import query_anomalies
 from anomwatch.store.db import Store
 from anomwatch.store.locks import monitor_lock
 from anomwatch.store.runs import (
@@ -114,7 +115,9 @@ def run_tick(
         + [f"{s}: {e}" for s, e in result.errors.items()]
         + [f"{s}: cold start ({m})" for s, m in result.cold_start.items()]
     )
-    _publish(monitor.name, run_markdown(monitor, run_id, stats, scored, new_ids, notes), scored)
+    _publish(
+        store, monitor.name, run_markdown(monitor, run_id, stats, scored, new_ids, notes), new_ids
+    )
     log.info(
         "monitor %s run %s: %s rows, %s points scored, %s new anomalies",
         monitor.name,
@@ -141,23 +144,35 @@ def run_tick(
     }
 
 
-def _publish(monitor: str, markdown: str, scored: Any) -> None:
+def _publish(store: Store, monitor: str, markdown: str, new_ids: list[int]) -> None:
     """Prefect artifacts of the run; skipped when not inside a flow run."""
     if flow_run_id() is None:
         return
     create_markdown_artifact(markdown=markdown, key=f"{monitor}-run", description="anomwatch run")
-    rows = [
+    if new_ids:
+        create_table_artifact(
+            table=anomaly_table_rows(store, new_ids),
+            key=f"{monitor}-anomalies",
+            description="new anomalies (ids for `anomwatch anomalies show ID`)",
+        )
+
+
+def anomaly_table_rows(store: Store, ids: list[int], limit: int = 200) -> list[dict[str, Any]]:
+    """The run's stored anomalies, highest score first, as the store has them (with ids)."""
+    stored = sorted(query_anomalies(store, ids=ids), key=lambda r: (-r["score"], r["ts"]))
+    return [
         {
-            "series": r.series,
-            "ts": r.ts.isoformat(),
-            "value": r.value,
-            "score": round(r.score, 4),
-            "severity": r.severity,
+            "id": r["id"],
+            "series": r["series"],
+            "ts": r["ts"].isoformat(),
+            "value": r["value"],
+            "expected": r["expected"],
+            "score": round(r["score"], 4),
+            "severity": r["severity"],
+            "held_back": r["suppressed"] or "",
         }
-        for r in sorted(scored.records, key=lambda r: (-r.score, r.ts))[:200]
+        for r in stored[:limit]
     ]
-    if rows:
-        create_table_artifact(table=rows, key=f"{monitor}-anomalies", description="new anomalies")
 
 
 def configured_task_runner(settings: Settings | None = None) -> Any:

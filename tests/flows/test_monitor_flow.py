@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -28,6 +29,24 @@ T0 = datetime(2026, 11, 20, 0, 0)
 HOSTS = ("a", "b")
 METRICS = {"cpu": (40.0, 15.0, 2.0)}
 SPIKE = Incident("b", "cpu", "spike", T0 + timedelta(minutes=30), 1)
+
+
+async def table_artifact(key: str) -> list[dict]:
+    """The newest table artifact under `key`, as Prefect stores it."""
+    import json
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+    from prefect.client.schemas.sorting import ArtifactSort
+
+    async with get_client() as client:
+        (artifact,) = await client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])),
+            sort=ArtifactSort.CREATED_DESC,
+            limit=1,
+        )
+    data = artifact.data
+    return json.loads(data) if isinstance(data, str) else data
 
 
 def rows(start: datetime, end: datetime):
@@ -111,6 +130,11 @@ def test_end_to_end_tick_stores_notifies_once_and_reruns_change_nothing(
         assert second["points_scored"] == 2 * 12
         found = list(query_anomalies(dep.store, monitor="hosts"))
         assert (SPIKE.start, "host=b,metric=cpu") in {(r["ts"], r["series"]) for r in found}
+        published = asyncio.run(table_artifact("hosts-anomalies"))
+        assert sorted(row["id"] for row in published) == sorted(second["anomaly_ids"])
+        assert {(row["series"], row["ts"]) for row in published} == {
+            (r["series"], r["ts"].isoformat()) for r in found
+        }
         assert all(r["notified_at"] is not None for r in found)
         assert len(smtp.messages) == 1
         mail = smtp.messages[0]
