@@ -28,6 +28,7 @@ from anomwatch.store.runs import (
 from flows.runtime import flow_run_id, flow_run_url, run_logger
 from tasks.batch import BatchResult, batch_task, merge_results
 from tasks.extract import TickData, extract_task
+from tasks.fit import prepare_shared_task
 from tasks.notify import notify_task
 from tasks.persist import persist_task
 from tasks.report import plot_task, run_markdown
@@ -42,6 +43,7 @@ def _process(
     A batch that fails unexpectedly costs only its own series: they keep their
     watermarks and are redone on the next tick.
     """
+    prepare_shared_task(monitor, store, settings.models_dir, list(tick.work.values()))
     batches = tick.batches(monitor.batch_size)
     futures = [
         batch_task.submit(monitor, store.url, settings.models_dir, batch, tick.min_score)

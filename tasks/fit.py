@@ -42,6 +42,7 @@ from detector.shared import (
     remember_shared,
     resolve_shared,
 )
+from tasks.base import pipeline_task
 from tasks.extract import SeriesWork
 
 log = logging.getLogger("anomwatch.fit")
@@ -192,6 +193,28 @@ def shared_lstm_for(
             "monitor %s: shared LSTM v%s trained on %s series", monitor.name, version, len(values)
         )
         return shared
+
+
+def prepare_shared_lstm(
+    monitor: MonitorConfig, store: Store, models_root: Path, work: list[SeriesWork]
+) -> str | None:
+    """Before the batches run: train (or confirm) the monitor's shared LSTM on every series
+    of the tick that needs a model, not only on the first batch's, and so only once even
+    when the batches run in separate Dask processes. Returns why it could not, if so."""
+    if monitor.lstm_sharing != "per_monitor":
+        return None
+    training = [w for w in work if w.history is not None and not w.history.empty]
+    if not training:
+        return None
+    try:
+        shared_lstm_for(monitor, store, models_root, training)
+    except (InsufficientDataError, DetectorError) as exc:
+        log.warning("monitor %s: shared LSTM not trained before the batches: %s", monitor.name, exc)
+        return str(exc)
+    return None
+
+
+prepare_shared_task = pipeline_task("prepare_shared_lstm")(prepare_shared_lstm)
 
 
 def fit_or_reuse(

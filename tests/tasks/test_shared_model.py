@@ -17,7 +17,13 @@ from anomwatch.store.models_registry import active_models
 from detector import DetectorConfig, ModelIntegrityError
 from detector.shared import SharedLSTM, SharedLSTMDetector, clear_shared_cache
 from tasks.extract import SeriesWork
-from tasks.fit import SHARED_SERIES, clear_model_cache, fit_or_reuse, load_model
+from tasks.fit import (
+    SHARED_SERIES,
+    clear_model_cache,
+    fit_or_reuse,
+    load_model,
+    prepare_shared_lstm,
+)
 from tasks.score import score_batch
 
 pytestmark = pytest.mark.slow
@@ -214,3 +220,28 @@ def test_sharing_without_an_lstm_is_a_clear_config_error() -> None:
     assert monitor.lstm_sharing == "per_monitor"
     plain = monitor.model_copy(update={"lstm_sharing": "per_series"})
     assert plain.config_hash() != monitor.config_hash()  # sharing retrains the models
+
+
+def test_tick_trains_the_shared_network_on_every_series_before_the_batches(
+    sqlite_databases, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    store = Store(sqlite_databases.new("store"))
+    store.migrate()
+    monitor = _monitor("sqlite:///unused.db")
+    models_root = tmp_path / "models"
+    t0 = datetime(2026, 11, 1)
+    work = [_work(name, series(name, 480, seed=1), t0, None) for name in SCALES]
+    assert prepare_shared_lstm(monitor, store, models_root, work) is None
+    shared_record = active_models(store, "shared")[SHARED_SERIES]
+    network = SharedLSTM.load(Path(shared_record.artifact_path), shared_record.sha256)
+    assert network.training_summary["lstm_forecaster"]["series"] == len(SCALES)
+
+    # one batch per series (batch_size 1): each reuses the network trained on both
+    for item in work:
+        fitted = fit_or_reuse(monitor, store, models_root, [item])
+        assert fitted.trained == [item.series], fitted.errors
+    assert active_models(store, "shared")[SHARED_SERIES].id == shared_record.id
+
+    # nothing to train, or a monitor without sharing: nothing happens
+    assert prepare_shared_lstm(monitor, store, models_root, []) is None
+    store.dispose()
