@@ -52,17 +52,20 @@ def retune_from_feedback(
         )
     notes: list[str] = []
     classifier = policy.classifier
+    if (
+        classifier is not None
+        and min(counts.true_positives, counts.false_positives) < MIN_PER_CLASS
+    ):
+        notes.append(
+            f"classifier skipped: it needs at least {MIN_PER_CLASS} true and {MIN_PER_CLASS} "
+            f"false positives; the labels have {counts.true_positives} and "
+            f"{counts.false_positives}"
+        )
+        classifier = None
     try:
         tuning = tune_threshold(store, monitor.name, who, policy.min_labels, classifier, models_dir)
     except AnomwatchError as exc:
-        if classifier is None or f"at least {MIN_PER_CLASS} true" not in str(exc):
-            return RetuneOutcome(monitor.name, False, str(exc), counts)
-        # Too few of one kind for a classifier: the threshold alone can still be tuned.
-        notes.append(f"classifier skipped: {exc}".removesuffix("; nothing changed"))
-        try:
-            tuning = tune_threshold(store, monitor.name, who, policy.min_labels, None, models_dir)
-        except AnomwatchError as retry_exc:
-            return RetuneOutcome(monitor.name, False, str(retry_exc), counts)
+        return RetuneOutcome(monitor.name, False, str(exc), counts)
     done = f"re-tuned from {tuning.n_labels} labels ({counts.new} new)"
     return RetuneOutcome(monitor.name, True, "; ".join([done, *notes]), counts, tuning)
 

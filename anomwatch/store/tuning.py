@@ -78,6 +78,11 @@ class LabelCounts:
     total: int  # labelled anomalies of the monitor
     new: int  # labelled after the last tuning (all of them when never tuned)
     last_tuned_at: datetime | None
+    true_positives: int = 0
+
+    @property
+    def false_positives(self) -> int:
+        return self.total - self.true_positives
 
 
 def label_counts(store: Store, monitor: str) -> LabelCounts:
@@ -88,12 +93,15 @@ def label_counts(store: Store, monitor: str) -> LabelCounts:
         ).scalar()
         labelled = (anomalies.c.monitor == monitor) & anomalies.c.label.is_not(None)
         total = conn.execute(select(func.count()).where(labelled)).scalar_one()
+        true = conn.execute(
+            select(func.count()).where(labelled, anomalies.c.label == "true_positive")
+        ).scalar_one()
         new = total
         if last is not None:
             new = conn.execute(
                 select(func.count()).where(labelled, anomalies.c.labelled_at > last)
             ).scalar_one()
-    return LabelCounts(int(total), int(new), last)
+    return LabelCounts(int(total), int(new), last, int(true))
 
 
 def _setting(

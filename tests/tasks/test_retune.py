@@ -119,5 +119,9 @@ def test_classifier_skipped_with_the_reason_when_one_label_kind_is_rare(web, tmp
     outcome = retune_from_feedback(monitor(min_labels=20, classifier="tree"), web, tmp_path)
     assert outcome.changed and outcome.tuning is not None
     assert outcome.tuning.after.classifier is None
-    assert "classifier skipped: monitor 'web': a classifier needs at least 5" in outcome.reason
+    assert outcome.reason.endswith(
+        "classifier skipped: it needs at least 5 true and 5 false positives; "
+        "the labels have 21 and 3"
+    )
+    assert (outcome.labels.true_positives, outcome.labels.false_positives) == (21, 3)
     assert n_thresholds(web) == 1
