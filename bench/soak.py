@@ -156,6 +156,7 @@ def plain_pipeline(kill_at: str | None) -> None:
     import tasks.notify as notify_module
     from tasks.batch import process_batch
     from tasks.extract import extract_rows
+    from tasks.fit import prepare_shared_lstm
     from tasks.notify import notify_monitor
     from tasks.persist import persist_scored
     from tasks.report import plot_tick
@@ -202,6 +203,7 @@ def plain_pipeline(kill_at: str | None) -> None:
 
     fm.extract_task = extract  # type: ignore[assignment]
     fm.batch_task = Batch  # type: ignore[assignment]
+    fm.prepare_shared_task = prepare_shared_lstm  # type: ignore[assignment]
     fm._process = process_then  # type: ignore[assignment]
     fm.persist_task = persist_scored  # type: ignore[assignment]
     fm.plot_task = plot  # type: ignore[assignment]

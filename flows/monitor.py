@@ -43,7 +43,9 @@ def _process(
     A batch that fails unexpectedly costs only its own series: they keep their
     watermarks and are redone on the next tick.
     """
-    prepare_shared_task(monitor, store, settings.models_dir, list(tick.work.values()))
+    training = [w for w in tick.work.values() if w.history is not None]
+    if monitor.lstm_sharing == "per_monitor" and training:
+        prepare_shared_task(monitor, store, settings.models_dir, training)
     batches = tick.batches(monitor.batch_size)
     futures = [
         batch_task.submit(monitor, store.url, settings.models_dir, batch, tick.min_score)

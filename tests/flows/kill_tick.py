@@ -40,6 +40,7 @@ def main() -> None:
     from anomwatch.store.db import Store
     from tasks.batch import process_batch
     from tasks.extract import extract_rows
+    from tasks.fit import prepare_shared_lstm
     from tasks.notify import notify_monitor
     from tasks.persist import persist_scored
     from tasks.report import plot_tick
@@ -90,6 +91,7 @@ def main() -> None:
 
     fm.extract_task = extract  # type: ignore[assignment]
     fm.batch_task = Batch  # type: ignore[assignment]
+    fm.prepare_shared_task = prepare_shared_lstm  # type: ignore[assignment]
     fm._process = process  # type: ignore[assignment]
     fm.persist_task = persist_scored  # type: ignore[assignment]
     fm.plot_task = plot  # type: ignore[assignment]
