@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "tests" / "flows")]
 RESULTS = ROOT / "bench" / "results" / "soak.jsonl"
 STEP = timedelta(minutes=5)
 T0 = datetime(2026, 11, 20)
@@ -136,82 +136,6 @@ class Hook:
 # -- one tick, in a forked process --------------------------------------------------
 
 
-def _die() -> None:
-    os.kill(os.getpid(), signal.SIGKILL)
-
-
-class _Done:
-    def __init__(self, value: Any) -> None:
-        self.value = value
-
-    def result(self) -> Any:
-        return self.value
-
-
-def plain_pipeline(kill_at: str | None) -> None:
-    """The flow's tasks as plain functions, with a SIGKILL at `kill_at` (like
-    tests/flows/kill_tick.py)."""
-    import anomwatch.store.anomalies as anomalies_module
-    import flows.monitor as fm
-    import tasks.notify as notify_module
-    from tasks.batch import process_batch
-    from tasks.extract import extract_rows
-    from tasks.fit import prepare_shared_lstm
-    from tasks.notify import notify_monitor
-    from tasks.persist import persist_scored
-    from tasks.report import plot_tick
-
-    def at(step: str) -> None:
-        if kill_at == step:
-            _die()
-
-    def extract(*args: Any) -> Any:
-        out = extract_rows(*args)
-        at("after_extract")
-        return out
-
-    class Batch:
-        @staticmethod
-        def submit(*args: Any) -> _Done:
-            return _Done(process_batch(*args))
-
-    process = fm._process
-
-    def process_then(*args: Any) -> Any:
-        out = process(*args)
-        at("after_score")
-        return out
-
-    advance = anomalies_module._advance_watermarks  # may already carry a connection killer
-
-    def advance_then(*args: Any) -> None:
-        advance(*args)
-        at("inside_persist")
-
-    def plot(*args: Any) -> Any:
-        at("after_persist")
-        return plot_tick(*args)
-
-    send = notify_module.send_digest
-
-    def send_around(*args: Any) -> Any:
-        at("before_send")
-        out = send(*args)
-        if out.ok:
-            at("after_send")
-        return out
-
-    fm.extract_task = extract  # type: ignore[assignment]
-    fm.batch_task = Batch  # type: ignore[assignment]
-    fm.prepare_shared_task = prepare_shared_lstm  # type: ignore[assignment]
-    fm._process = process_then  # type: ignore[assignment]
-    fm.persist_task = persist_scored  # type: ignore[assignment]
-    fm.plot_task = plot  # type: ignore[assignment]
-    fm.notify_task = notify_monitor  # type: ignore[assignment]
-    anomalies_module._advance_watermarks = advance_then  # type: ignore[assignment]
-    notify_module.send_digest = send_around  # type: ignore[assignment]
-
-
 def run_one_tick(env: dict[str, str], monitors_file: str, until: datetime, fault: str) -> None:
     """Body of the forked process: install the fault, run the tick, exit 0 or 1."""
     import logging
@@ -219,6 +143,7 @@ def run_one_tick(env: dict[str, str], monitors_file: str, until: datetime, fault
     logging.disable(logging.CRITICAL)
     os.environ.update(env)
     from fault_injection import ConnectionKiller
+    from kill_tick import plain_pipeline
 
     import flows.monitor as fm
     from anomwatch.config import load_monitors

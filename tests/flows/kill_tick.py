@@ -6,6 +6,7 @@ Runs flows.monitor.run_tick with the plain task functions (no Prefect API in the
 child) and kills the process at STEP: after_extract, after_score, inside_persist
 (inside the persist transaction, after the inserts), after_persist, before_send,
 after_send (the message was delivered, the outbox not yet updated).
+`plain_pipeline` is shared with bench/soak.py, which kills its ticks the same way.
 """
 
 from __future__ import annotations
@@ -30,14 +31,11 @@ class _Done:
         return self.value
 
 
-def main() -> None:
-    step, until, monitors_file = sys.argv[1], datetime.fromisoformat(sys.argv[2]), sys.argv[3]
+def plain_pipeline(kill_at: str | None) -> None:
+    """The flow's tasks as plain functions, with a SIGKILL at `kill_at` (None: no kill)."""
     import anomwatch.store.anomalies as anomalies_module
     import flows.monitor as fm
     import tasks.notify as notify_module
-    from anomwatch.config import load_monitors
-    from anomwatch.settings import Settings
-    from anomwatch.store.db import Store
     from tasks.batch import process_batch
     from tasks.extract import extract_rows
     from tasks.fit import prepare_shared_lstm
@@ -45,10 +43,13 @@ def main() -> None:
     from tasks.persist import persist_scored
     from tasks.report import plot_tick
 
+    def at(step: str) -> None:
+        if kill_at == step:
+            die()
+
     def extract(*args: Any) -> Any:
         out = extract_rows(*args)
-        if step == "after_extract":
-            die()
+        at("after_extract")
         return out
 
     class Batch:
@@ -56,52 +57,57 @@ def main() -> None:
         def submit(*args: Any) -> _Done:
             return _Done(process_batch(*args))
 
-    original_process = fm._process
+    process = fm._process
 
-    def process(*args: Any) -> Any:
-        out = original_process(*args)
-        if step == "after_score":
-            die()
+    def process_then(*args: Any) -> Any:
+        out = process(*args)
+        at("after_score")
         return out
 
-    original_advance = anomalies_module._advance_watermarks
+    advance = anomalies_module._advance_watermarks  # may already carry a connection killer
 
-    def advance(*args: Any) -> None:
-        original_advance(*args)
-        if step == "inside_persist":
-            die()
+    def advance_then(*args: Any) -> None:
+        advance(*args)
+        at("inside_persist")
 
     def plot(*args: Any) -> Any:
-        if step == "after_persist":
-            die()
+        at("after_persist")
         return plot_tick(*args)
 
-    real_send = notify_module.send_digest
+    send = notify_module.send_digest
 
-    def send(*args: Any) -> Any:
-        if step == "before_send":
-            die()
-        if step == "after_send":  # the target accepted it; the outbox row is still pending
-            outcome = real_send(*args)
-            if not outcome.ok:
-                print(f"the send failed, nothing to kill after: {outcome.error}", file=sys.stderr)
-                sys.exit(4)
-            die()
-        raise AssertionError("unreachable in this test")
+    def send_around(*args: Any) -> Any:
+        at("before_send")
+        out = send(*args)
+        if out.ok:  # the target accepted it; the outbox row is still pending
+            at("after_send")
+        elif kill_at == "after_send":
+            print(f"the send failed, nothing to kill after: {out.error}", file=sys.stderr)
+            sys.exit(4)
+        return out
 
     fm.extract_task = extract  # type: ignore[assignment]
     fm.batch_task = Batch  # type: ignore[assignment]
     fm.prepare_shared_task = prepare_shared_lstm  # type: ignore[assignment]
-    fm._process = process  # type: ignore[assignment]
+    fm._process = process_then  # type: ignore[assignment]
     fm.persist_task = persist_scored  # type: ignore[assignment]
     fm.plot_task = plot  # type: ignore[assignment]
     fm.notify_task = notify_monitor  # type: ignore[assignment]
-    anomalies_module._advance_watermarks = advance  # type: ignore[assignment]
-    notify_module.send_digest = send  # type: ignore[assignment]
+    anomalies_module._advance_watermarks = advance_then  # type: ignore[assignment]
+    notify_module.send_digest = send_around  # type: ignore[assignment]
 
+
+def main() -> None:
+    step, until, monitors_file = sys.argv[1], datetime.fromisoformat(sys.argv[2]), sys.argv[3]
+    from anomwatch.config import load_monitors
+    from anomwatch.settings import Settings
+    from anomwatch.store.db import Store
+    from flows.monitor import run_tick
+
+    plain_pipeline(step)
     settings = Settings()
     monitor = load_monitors(Path(monitors_file)).get("hosts")
-    fm.run_tick(settings, Store(settings.resolved_store_url), monitor, until)
+    run_tick(settings, Store(settings.resolved_store_url), monitor, until)
     print("tick finished without being killed", file=sys.stderr)
     sys.exit(3)
 
