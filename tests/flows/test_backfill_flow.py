@@ -8,11 +8,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from anomwatch.demo import simulate, write_rows
 from anomwatch.store.anomalies import get_watermarks, query_anomalies
 from anomwatch.store.db import Store
 from flows.backfill import backfill
-from tests.tasks.test_backfill import SPIKES, T0
+from tests.tasks.test_backfill import SPIKES, T0, monitor_spec, write_source
 
 pytestmark = [pytest.mark.slow, pytest.mark.flows]
 
@@ -21,31 +20,9 @@ def test_backfill_flow_stores_the_spikes_once_and_leaves_watermarks(
     sqlite_databases, tmp_path: Path, monkeypatch
 ) -> None:
     source = sqlite_databases.new("src")
-    hosts = ("a", "b")
-    write_rows(
-        source,
-        simulate(
-            T0 - timedelta(days=2),
-            T0 + timedelta(hours=12),
-            SPIKES,
-            hosts,
-            {"cpu": (40.0, 15.0, 2.0)},
-        ),
-    )
-    monitor = {
-        "name": "hosts",
-        "source": {
-            "url": source,
-            "table": "metrics",
-            "timestamp": "ts",
-            "series": ["host", "metric"],
-            "values": ["value"],
-        },
-        "detector": {"seed": 1},
-        "retrain": {"window": "2d"},
-    }
+    write_source(source)
     monitors_file = tmp_path / "monitors.yaml"
-    monitors_file.write_text(yaml.safe_dump({"monitors": [monitor]}))
+    monitors_file.write_text(yaml.safe_dump({"monitors": [monitor_spec(source)]}))
     store = Store(sqlite_databases.new("store"))
     store.migrate()
     monkeypatch.setenv("ANOMWATCH_STORE_URL", store.url)

@@ -22,9 +22,8 @@ class Stop(Exception):
     pass
 
 
-@pytest.fixture
-def setup(databases, store, tmp_path):  # type: ignore[no-untyped-def]
-    url = databases.new("src")
+def write_source(url: str) -> None:
+    """Two hosts' cpu, two days of history and 12 hours with one spike each."""
     write_rows(
         url,
         simulate(
@@ -35,24 +34,28 @@ def setup(databases, store, tmp_path):  # type: ignore[no-untyped-def]
             metrics={"cpu": (40.0, 15.0, 2.0)},
         ),
     )
-    monitor = parse_monitors(
-        {
-            "monitors": [
-                {
-                    "name": "hosts",
-                    "source": {
-                        "url": url,
-                        "table": "metrics",
-                        "timestamp": "ts",
-                        "series": ["host", "metric"],
-                        "values": ["value"],
-                    },
-                    "detector": {"seed": 1},
-                    "retrain": {"window": "2d"},
-                }
-            ]
-        }
-    ).get("hosts")
+
+
+def monitor_spec(url: str) -> dict:
+    return {
+        "name": "hosts",
+        "source": {
+            "url": url,
+            "table": "metrics",
+            "timestamp": "ts",
+            "series": ["host", "metric"],
+            "values": ["value"],
+        },
+        "detector": {"seed": 1},
+        "retrain": {"window": "2d"},
+    }
+
+
+@pytest.fixture
+def setup(databases, store, tmp_path):  # type: ignore[no-untyped-def]
+    url = databases.new("src")
+    write_source(url)
+    monitor = parse_monitors({"monitors": [monitor_spec(url)]}).get("hosts")
     return monitor, store, tmp_path / "models"
 
 
