@@ -106,14 +106,24 @@ def _work(name: str, values: np.ndarray, start: datetime, watermark: datetime | 
     return SeriesWork(f"host={name}", watermark, frame, None)
 
 
-def test_shared_model_is_registered_with_its_sha256_and_reloads(
-    sqlite_databases, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+@pytest.fixture
+def shared_store(sqlite_databases):  # type: ignore[no-untyped-def]
+    """A migrated SQLite store and the per_monitor monitor of these tests."""
     store = Store(sqlite_databases.new("store"))
     store.migrate()
-    monitor = _monitor("sqlite:///unused.db")
+    yield store, _monitor("sqlite:///unused.db")
+    store.dispose()
+
+
+T0 = datetime(2026, 11, 1)
+
+
+def test_shared_model_is_registered_with_its_sha256_and_reloads(
+    shared_store, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    store, monitor = shared_store
     models_root = tmp_path / "models"
-    t0 = datetime(2026, 11, 1)
+    t0 = T0
     batch = [_work(name, series(name, 480, seed=1), t0, None) for name in SCALES]
     fitted = fit_or_reuse(monitor, store, models_root, batch)
     assert sorted(fitted.trained) == ["host=large", "host=small"], fitted.errors
@@ -155,7 +165,6 @@ def test_shared_model_is_registered_with_its_sha256_and_reloads(
     keras_file.write_bytes(keras_file.read_bytes() + b"tampered")
     with pytest.raises(ModelIntegrityError):
         load_model(active_models(store, "shared")["host=large"])
-    store.dispose()
 
 
 def test_backfill_with_a_shared_lstm_finds_both_spikes(sqlite_databases, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -223,13 +232,11 @@ def test_sharing_without_an_lstm_is_a_clear_config_error() -> None:
 
 
 def test_tick_trains_the_shared_network_on_every_series_before_the_batches(
-    sqlite_databases, tmp_path: Path
+    shared_store, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
-    store = Store(sqlite_databases.new("store"))
-    store.migrate()
-    monitor = _monitor("sqlite:///unused.db")
+    store, monitor = shared_store
     models_root = tmp_path / "models"
-    t0 = datetime(2026, 11, 1)
+    t0 = T0
     work = [_work(name, series(name, 480, seed=1), t0, None) for name in SCALES]
     assert prepare_shared_lstm(monitor, store, models_root, work) is None
     shared_record = active_models(store, "shared")[SHARED_SERIES]
@@ -242,6 +249,5 @@ def test_tick_trains_the_shared_network_on_every_series_before_the_batches(
         assert fitted.trained == [item.series], fitted.errors
     assert active_models(store, "shared")[SHARED_SERIES].id == shared_record.id
 
-    # nothing to train, or a monitor without sharing: nothing happens
+    # nothing to train: nothing happens
     assert prepare_shared_lstm(monitor, store, models_root, []) is None
-    store.dispose()
