@@ -14,7 +14,6 @@ from anomwatch.config import MonitorConfig, load_monitors
 from anomwatch.durations import to_naive_utc, utcnow
 from anomwatch.errors import AnomwatchError, ConfigError, MonitorLockedError
 from anomwatch.settings import Settings
-from anomwatch.store.anomalies import query_anomalies
 from anomwatch.store.db import Store
 from anomwatch.store.locks import monitor_lock
 from anomwatch.store.runs import (
@@ -31,7 +30,7 @@ from tasks.extract import TickData, extract_task
 from tasks.fit import prepare_shared_task
 from tasks.notify import notify_task
 from tasks.persist import persist_task
-from tasks.report import plot_task, run_markdown
+from tasks.report import anomaly_table_rows, plot_task, run_markdown
 from tasks.score import ScoredBatch
 
 
@@ -159,24 +158,6 @@ def _publish(store: Store, monitor: str, markdown: str, new_ids: list[int]) -> N
             key=f"{monitor}-anomalies",
             description="new anomalies (ids for `anomwatch anomalies show ID`)",
         )
-
-
-def anomaly_table_rows(store: Store, ids: list[int], limit: int = 200) -> list[dict[str, Any]]:
-    """The run's stored anomalies, highest score first, as the store has them (with ids)."""
-    stored = sorted(query_anomalies(store, ids=ids), key=lambda r: (-r["score"], r["ts"]))
-    return [
-        {
-            "id": r["id"],
-            "series": r["series"],
-            "ts": r["ts"].isoformat(),
-            "value": r["value"],
-            "expected": r["expected"],
-            "score": round(r["score"], 4),
-            "severity": r["severity"],
-            "held_back": r["suppressed"] or "",
-        }
-        for r in stored[:limit]
-    ]
 
 
 def configured_task_runner(settings: Settings | None = None) -> Any:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from anomwatch.config import MonitorConfig
 from anomwatch.plots import SeriesPlot, plot_series
 from anomwatch.source import TS_COLUMN
+from anomwatch.store.anomalies import query_anomalies
+from anomwatch.store.db import Store
 from anomwatch.store.runs import RunStats
 from tasks.base import pipeline_task
 from tasks.score import ScoredBatch
@@ -88,3 +91,21 @@ def run_markdown(
 
 
 plot_task = pipeline_task("plot")(plot_tick)
+
+
+def anomaly_table_rows(store: Store, ids: list[int], limit: int = 200) -> list[dict[str, Any]]:
+    """The run's stored anomalies, highest score first, as the store has them (with ids)."""
+    stored = sorted(query_anomalies(store, ids=ids), key=lambda r: (-r["score"], r["ts"]))
+    return [
+        {
+            "id": r["id"],
+            "series": r["series"],
+            "ts": r["ts"].isoformat(),
+            "value": r["value"],
+            "expected": r["expected"],
+            "score": round(r["score"], 4),
+            "severity": r["severity"],
+            "held_back": r["suppressed"] or "",
+        }
+        for r in stored[:limit]
+    ]
