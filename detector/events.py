@@ -1,0 +1,174 @@
+"""Alert events: consecutive anomalous points of one series are one alert, across ticks.
+
+People are paged per incident, not per point. An event opens at the first flagged
+point, takes every later flagged point until the series has been quiet (no flagged
+point) for `resolve_after`, and is then resolved. A flagged point inside that quiet
+time joins the open event, so the return to normal after an incident (which residual
+members flag too) is not a new event. An event still flagging `new_normal_after` its
+start is declared the new normal once (one message) and then absorbs its points
+silently until it resolves. It is re-announced only when it escalates: its severity
+rises, or its peak becomes `escalate_rarity` times rarer than what was announced.
+
+The tracker is pure and incremental: feeding rows in one batch or in any split into
+ticks (carrying `OpenEvent` between them, as the store does) gives the same events.
+Only flagged rows are visited; the quiet time between them is read off the timestamps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+TransitionKind = Literal["opened", "escalated", "new_normal", "resolved"]
+NOTIFYING: frozenset[str] = frozenset({"opened", "escalated", "new_normal"})
+
+
+class EventParams(BaseModel):
+    """When anomalous points form one alert, and when that alert speaks again."""
+
+    model_config = ConfigDict(extra="forbid")
+    resolve_after: timedelta = Field(
+        timedelta(hours=1), description="quiet time (no anomalous point) that ends an event"
+    )
+    new_normal_after: timedelta | None = Field(
+        timedelta(hours=6),
+        description="an event still anomalous this long after it opened is the new normal "
+        "(one message, then silent until it resolves); null = never",
+    )
+    escalate_rarity: float = Field(
+        100.0,
+        gt=1,
+        description="re-announce when the peak is this many times rarer than the announced "
+        "one (rarity = 1 / (1 - score))",
+    )
+
+
+@dataclass
+class OpenEvent:
+    """The state of one series' open event, carried from tick to tick."""
+
+    start: np.datetime64
+    last: np.datetime64  # last anomalous point
+    first_score: float
+    peak_score: float
+    peak_ts: np.datetime64
+    severity: int  # rank: 1 warning, 2 critical
+    n_points: int
+    new_normal: bool = False
+    announced_severity: int = 0
+    announced_peak: float = 0.0
+    key: int | None = None  # the caller's id (the store's events.id)
+
+
+@dataclass(frozen=True)
+class Transition:
+    kind: TransitionKind
+    row: int  # index into the rows fed: the point that caused it
+    event: OpenEvent  # snapshot after the transition
+    ordinal: int  # which event of this feed (0 = the one carried in, if any)
+
+
+@dataclass
+class EventFeed:
+    """What one call of `track_events` found."""
+
+    transitions: list[Transition] = field(default_factory=list)
+    row_event: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    events: list[OpenEvent] = field(default_factory=list)  # final state of each ordinal
+    open: OpenEvent | None = None  # still open after the last row
+
+    def opened_rows(self) -> np.ndarray:
+        """Rows that opened an event: the rows an on-call engineer is paged for."""
+        return np.array([t.row for t in self.transitions if t.kind == "opened"], dtype=np.int64)
+
+    def notifying_rows(self) -> np.ndarray:
+        return np.array([t.row for t in self.transitions if t.kind in NOTIFYING], dtype=np.int64)
+
+
+def rarity(score: float) -> float:
+    return 1.0 / max(1.0 - float(score), 1e-12)
+
+
+def track_events(
+    ts: np.ndarray,
+    flagged: np.ndarray,
+    scores: np.ndarray,
+    severity: np.ndarray,
+    params: EventParams,
+    carried: OpenEvent | None = None,
+) -> EventFeed:
+    """Group flagged rows (sorted by ts) into events, continuing `carried` if given.
+
+    `row_event` is -1 for unflagged rows, else the ordinal of the event the row joined.
+    """
+    ts = np.asarray(ts).astype("datetime64[us]")
+    flagged = np.asarray(flagged, dtype=bool)
+    quiet = np.timedelta64(params.resolve_after, "us")
+    normal_after = (
+        None if params.new_normal_after is None else np.timedelta64(params.new_normal_after, "us")
+    )
+    feed = EventFeed(row_event=np.full(len(ts), -1, dtype=np.int64))
+    current = replace(carried) if carried is not None else None
+    if current is not None:
+        feed.events.append(current)
+
+    def resolve_before(row: int) -> None:
+        """Resolve the open event if some unflagged row before `row` ended its quiet time."""
+        nonlocal current
+        if current is None:
+            return
+        due = current.last + quiet
+        k = int(np.searchsorted(ts, due, side="left"))
+        if k < row:  # rows between the last flag and `row` are all unflagged
+            feed.transitions.append(
+                Transition("resolved", k, replace(current), len(feed.events) - 1)
+            )
+            current = None
+
+    for row in np.flatnonzero(flagged).tolist():
+        resolve_before(row)
+        score, rank, when = float(scores[row]), int(severity[row]), ts[row]
+        if current is None:
+            current = OpenEvent(
+                start=when,
+                last=when,
+                first_score=score,
+                peak_score=score,
+                peak_ts=when,
+                severity=rank,
+                n_points=1,
+                announced_severity=rank,
+                announced_peak=score,
+            )
+            feed.events.append(current)
+            feed.transitions.append(
+                Transition("opened", row, replace(current), len(feed.events) - 1)
+            )
+        else:
+            current.last = when
+            current.n_points += 1
+            if score > current.peak_score:
+                current.peak_score, current.peak_ts = score, when
+            current.severity = max(current.severity, rank)
+            ordinal = len(feed.events) - 1
+            if not current.new_normal:
+                if normal_after is not None and when - current.start >= normal_after:
+                    current.new_normal = True
+                    feed.transitions.append(
+                        Transition("new_normal", row, replace(current), ordinal)
+                    )
+                elif current.severity > current.announced_severity or rarity(
+                    current.peak_score
+                ) >= params.escalate_rarity * rarity(current.announced_peak):
+                    current.announced_severity = current.severity
+                    current.announced_peak = current.peak_score
+                    feed.transitions.append(Transition("escalated", row, replace(current), ordinal))
+        feed.events[-1] = current
+        feed.row_event[row] = len(feed.events) - 1
+    resolve_before(len(ts))
+    feed.open = current
+    return feed

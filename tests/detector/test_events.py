@@ -1,0 +1,91 @@
+"""Alert events: grouping, resolution, new normal, escalation, and split invariance."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from detector.events import EventParams, track_events
+
+STEP = np.timedelta64(5, "m")
+
+
+def stamps(n: int) -> np.ndarray:
+    return np.datetime64("2026-01-01T00:00") + STEP * np.arange(n)
+
+
+def feed_all(flags: np.ndarray, scores: np.ndarray, sev: np.ndarray, params: EventParams):
+    return track_events(stamps(len(flags)), flags, scores, sev, params)
+
+
+def test_points_closer_than_resolve_after_are_one_event() -> None:
+    flags = np.zeros(100, bool)
+    flags[[10, 11, 12, 20, 25]] = True  # gaps of 8 and 5 rows (40, 25 min) < 1 h
+    flags[[60, 61]] = True  # 35 rows (175 min) after the last: a new event
+    feed = feed_all(flags, np.full(100, 0.99), np.ones(100, int), EventParams())
+    assert feed.opened_rows().tolist() == [10, 60]
+    assert feed.row_event[[10, 25, 60]].tolist() == [0, 0, 1]
+    resolved = [t.row for t in feed.transitions if t.kind == "resolved"]
+    assert resolved == [25 + 12, 61 + 12]  # first row a full hour after the last flag
+    assert feed.open is None
+
+
+def test_new_normal_is_announced_once_then_silent() -> None:
+    flags = np.zeros(200, bool)
+    flags[10:150] = True  # a shift flagged for 140 rows (~11.7 h)
+    params = EventParams(new_normal_after=timedelta(hours=6))
+    feed = feed_all(flags, np.full(200, 0.99), np.ones(200, int), params)
+    kinds = [(t.kind, t.row) for t in feed.transitions]
+    assert kinds == [("opened", 10), ("new_normal", 10 + 72), ("resolved", 149 + 12)]
+    assert feed.events[0].n_points == 140
+
+
+def test_escalation_on_severity_and_on_a_much_rarer_peak() -> None:
+    flags = np.zeros(30, bool)
+    flags[5:12] = True
+    scores = np.full(30, 0.99)
+    sev = np.ones(30, int)
+    scores[7] = 0.995  # 2x rarer: not an escalation
+    sev[8] = 2  # critical: escalates
+    scores[10] = 0.99999  # 1000x rarer than announced 0.99: escalates
+    feed = feed_all(flags, scores, sev, EventParams())
+    assert [(t.kind, t.row) for t in feed.transitions] == [
+        ("opened", 5),
+        ("escalated", 8),
+        ("escalated", 10),
+        ("resolved", 11 + 12),
+    ]
+    assert feed.events[0].peak_score == 0.99999 and feed.events[0].severity == 2
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    flags=st.lists(st.booleans(), min_size=1, max_size=120),
+    cuts=st.lists(st.integers(0, 120), max_size=6),
+    seed=st.integers(0, 1000),
+)
+def test_any_split_into_ticks_gives_the_same_events(
+    flags: list[bool], cuts: list[int], seed: int
+) -> None:
+    rng = np.random.default_rng(seed)
+    f = np.array(flags)
+    n = len(f)
+    scores = rng.uniform(0.95, 0.999999, n)
+    sev = rng.integers(1, 3, n)
+    ts = stamps(n)
+    params = EventParams(resolve_after=timedelta(minutes=20), new_normal_after=timedelta(hours=1))
+    whole = track_events(ts, f, scores, sev, params)
+    bounds = sorted({0, n, *(c for c in cuts if c < n)})
+    carried = None
+    opened: list[int] = []
+    kinds: list[tuple[str, int]] = []
+    for a, b in zip(bounds, bounds[1:], strict=False):
+        part = track_events(ts[a:b], f[a:b], scores[a:b], sev[a:b], params, carried)
+        opened += [a + r for r in part.opened_rows().tolist()]
+        kinds += [(t.kind, a + t.row) for t in part.transitions]
+        carried = part.open
+    assert opened == whole.opened_rows().tolist()
+    assert kinds == [(t.kind, t.row) for t in whole.transitions]
