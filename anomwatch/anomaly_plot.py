@@ -137,7 +137,9 @@ def model_band(
     from detector import EnsembleDetector
 
     detector = EnsembleDetector.load(Path(artifact_path), sha256)
-    detection = detector.score(frame[values].to_numpy(float))
+    detection = detector.score(
+        frame[values].to_numpy(float), ts=frame[TS_COLUMN].to_numpy("datetime64[us]")
+    )
     return Band(
         expected=detection.expected[:, 0],
         lower=detection.lower[:, 0],

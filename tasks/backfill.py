@@ -294,7 +294,7 @@ class _ChunkScorer:
             )
         assert model.detector is not None
         ts, X, n_ctx = self.with_context(model, ts, X)
-        detection = model.detector.score(X)
+        detection = model.detector.score(X, ts=ts)
         if self.k > 0:
             model.context_ts, model.context_values = ts[-self.k :], X[-self.k :]
         flagged = np.flatnonzero(detection.is_anomaly[n_ctx:]) + n_ctx

@@ -89,3 +89,12 @@ def test_any_split_into_ticks_gives_the_same_events(
         carried = part.open
     assert opened == whole.opened_rows().tolist()
     assert kinds == [(t.kind, t.row) for t in whole.transitions]
+
+
+def test_hourly_data_needs_resolve_after_rows_normal_rows_too() -> None:
+    ts = np.datetime64("2026-01-01T00:00") + np.timedelta64(1, "h") * np.arange(40)
+    flags = np.zeros(40, bool)
+    flags[[5, 8, 20]] = True  # 2 normal hours between the first two: still one event
+    feed = track_events(ts, flags, np.full(40, 0.99), np.ones(40, int), EventParams())
+    assert feed.opened_rows().tolist() == [5, 20]
+    assert [t.row for t in feed.transitions if t.kind == "resolved"] == [8 + 6, 20 + 6]
