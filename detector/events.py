@@ -4,11 +4,12 @@ People are paged per incident, not per point. An event opens at the first flagge
 point, takes every later flagged point until the series has been quiet (no flagged
 point) for `resolve_after` and at least `resolve_after_rows` rows (hourly data would
 otherwise resolve after every normal row), and is then resolved. A flagged point
-inside that quiet time joins the open event, so the return to normal after an incident (which residual
-members flag too) is not a new event. An event still flagging `new_normal_after` its
-start is declared the new normal once (one message) and then absorbs its points
-silently until it resolves. It is re-announced only when it escalates: its severity
-rises, or its peak becomes `escalate_rarity` times rarer than what was announced.
+inside that quiet time joins the open event, so the return to normal after an
+incident (which residual members flag too) is not a new event. An event still
+flagging `new_normal_after` its start is declared the new normal once (one message)
+and then absorbs its points silently until it resolves. It is re-announced only
+when it escalates: its severity rises, or its peak becomes `escalate_rarity` times
+rarer than what was announced.
 
 The tracker is pure and incremental: feeding rows in one batch or in any split into
 ticks (carrying `OpenEvent` between them, as the store does) gives the same events.
