@@ -8,9 +8,10 @@ stay quick.
 
 from __future__ import annotations
 
+import traceback
 from datetime import datetime
 from pathlib import Path
-from typing import NoReturn
+from typing import Annotated, NoReturn
 
 import typer
 from typer.core import TyperGroup
@@ -28,6 +29,8 @@ class _Commands(TyperGroup):
         try:
             return super().invoke(ctx)
         except AnomwatchError as exc:
+            if debug_enabled():
+                traceback.print_exc()
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(2) from None
 
@@ -38,6 +41,24 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+
+
+_options = {"debug": False}
+
+
+@app.callback()
+def _root(
+    debug: Annotated[
+        bool, typer.Option("--debug", help="print the traceback of an error, not only its line")
+    ] = False,
+) -> None:
+    """Scheduled anomaly detection for metrics in SQL databases."""
+    _options["debug"] = debug
+
+
+def debug_enabled() -> bool:
+    """Whether this invocation is `anomwatch --debug ...`."""
+    return _options["debug"]
 
 
 def fail(message: str, code: int = 2) -> NoReturn:

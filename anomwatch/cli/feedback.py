@@ -41,12 +41,19 @@ def ack_anomalies(ids: list[int], by: ByOpt = None) -> None:
 @anomalies_app.command("label")
 def label_anomalies(
     ids: list[int],
-    false_positive: Annotated[bool, typer.Option("--false-positive/--true-positive")] = ...,  # type: ignore[assignment]
+    true_positive: Annotated[
+        bool, typer.Option("--true-positive", help="a real problem: keep alerting on these")
+    ] = False,
+    false_positive: Annotated[
+        bool, typer.Option("--false-positive", help="noise: tuning should stop these")
+    ] = False,
     by: ByOpt = None,
 ) -> None:
     """Label anomalies as true or false positives (feeds threshold tuning)."""
     from anomwatch.store.feedback import label
 
+    if true_positive == false_positive:
+        fail("give exactly one of --true-positive or --false-positive")
     store = open_store(settings_for())
     _ids_exist(store, ids)
     verdict = "false_positive" if false_positive else "true_positive"

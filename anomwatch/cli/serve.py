@@ -1,10 +1,10 @@
-"""`anomwatch serve`: run every monitor on its schedule through Prefect."""
+"""`anomwatch serve`: run every monitor on its schedule through Prefect, in this process."""
 
 from __future__ import annotations
 
 import typer
 
-from anomwatch.cli._app import app, settings_for
+from anomwatch.cli._app import app, fail, settings_for
 from anomwatch.cli.options import MonitorsOpt
 
 
@@ -12,14 +12,30 @@ from anomwatch.cli.options import MonitorsOpt
 def serve(monitors: MonitorsOpt = None) -> None:
     """Run every monitor on its cron schedule in this process (Prefect serve).
 
-    Needs a Prefect API that schedules (PREFECT_API_URL, e.g. `prefect server start`).
+    Needs a Prefect API that schedules (PREFECT_API_URL, e.g. `prefect server start`);
+    without one it refuses to start rather than wait for runs that never come.
     """
-    from prefect import serve as prefect_serve
-
+    from anomwatch.cli._prefect import quiet_prefect, require_api
     from anomwatch.config import load_monitors
-    from flows.deployments import monitor_deployments
 
     settings = settings_for(monitors)
-    deployments = monitor_deployments(load_monitors(settings.monitors_file), settings.monitors_file)
-    typer.echo(f"serving {len(deployments)} monitor(s); Ctrl-C to stop")
+    parsed = load_monitors(settings.monitors_file)
+    if not parsed.monitors:
+        fail(f"{settings.monitors_file} has no monitors to serve")
+    quiet_prefect()
+    url = require_api("`serve` would never run a scheduled flow")
+
+    from prefect import serve as prefect_serve
+
+    from flows.deployments import monitor_deployments, retrained, taken_by_workers
+
+    deployments = monitor_deployments(parsed, settings.monitors_file)
+    for line in taken_by_workers(parsed):
+        typer.echo(f"note: {line}", err=True)
+    count = len(parsed.monitors)
+    typer.echo(
+        f"serving {count} monitor{'' if count == 1 else 's'} "
+        f"({len(retrained(parsed))} with a feedback retrain) from {settings.monitors_file} "
+        f"on {url}; Ctrl-C to stop"
+    )
     prefect_serve(*deployments, pause_on_shutdown=False)

@@ -2,43 +2,118 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from anomwatch.cli._app import app, fail, open_store, parse_time_opt, settings_for
+from anomwatch.cli._app import app, debug_enabled, fail, open_store, parse_time_opt, settings_for
 from anomwatch.cli.options import MonitorsOpt
-from anomwatch.durations import parse_time
+
+UntilOpt = Annotated[
+    str | None, typer.Option(help="score rows up to this time (ISO time or duration ago)")
+]
 
 
 @app.command()
-def run(
-    monitor: str,
-    monitors: MonitorsOpt = None,
-    until: Annotated[str | None, typer.Option(help="score rows up to this time (ISO)")] = None,
-) -> None:
-    """Run one tick of MONITOR now (a Prefect flow run)."""
-    from flows.monitor import monitor_tick
+def run(monitor: str, monitors: MonitorsOpt = None, until: UntilOpt = None) -> None:
+    """Run one tick of MONITOR now.
 
+    With PREFECT_API_URL set this is a flow run the Prefect UI shows; without it the
+    tick's functions run in this process, without a temporary Prefect server.
+    """
+    end = parse_time_opt(until, "until")
     settings = settings_for(monitors)
-    result = monitor_tick(
-        monitor,
-        monitors_file=str(settings.monitors_file),
-        until=parse_time(until) if until else None,
+    file = str(settings.monitors_file)
+    if tracked("this run cannot be recorded in Prefect"):
+        from flows.monitor import monitor_tick
+
+        _quiet_flow_logs()
+        result = monitor_tick(monitor, monitors_file=file, until=end)
+    else:
+        from flows.monitor import tick_monitor
+        from flows.runtime import plain_steps
+
+        _quiet_flow_logs()
+        with plain_steps(settings.max_workers) as steps:
+            result = tick_monitor(monitor, file, end, steps)
+    for line in run_summary(result):
+        typer.echo(line)
+    if result["status"] == "failed":
+        raise typer.Exit(1)
+
+
+def run_summary(result: dict[str, Any]) -> list[str]:
+    """What a person wants to know after a tick: counts, training, and what went wrong."""
+    if result["status"] == "skipped":
+        return [f"run {result['run_id']} skipped: {result.get('error')}"]
+    lines = [
+        f"run {result['run_id']} {result['status']}: {result.get('rows_read', 0):,} rows read, "
+        f"{result.get('points_scored', 0):,} points scored, {result['new_anomalies']} new "
+        f"anomal{'y' if result['new_anomalies'] == 1 else 'ies'}"
+    ]
+    trained = result.get("models_trained", 0)
+    if trained and not result.get("points_scored"):
+        lines.append(
+            f"  trained {trained} model(s): this run's rows were their baseline; "
+            "scoring starts with the rows after it"
+        )
+    elif trained:
+        lines.append(f"  trained {trained} model(s)")
+    for series in result.get("cold_start", []):
+        lines.append(f"  {series}: not enough history for a model yet (cold start)")
+    for series, error in sorted(result.get("errors", {}).items()):
+        lines.append(f"  {series}: {error}")
+    for note in result.get("notes", []):
+        lines.append(f"  note: {note}")
+    failed = result.get("notify_failed") or []
+    if failed:
+        lines.append(f"  notifications failed: {failed} (see `anomwatch notify list --pending`)")
+    return lines
+
+
+def tracked(why: str) -> bool:
+    """True when a Prefect API is configured (and answers); False: run without Prefect."""
+    from anomwatch.cli._prefect import api_url, check_api
+
+    url = api_url()
+    if url is None:
+        return False
+    check_api(
+        url,
+        why,
+        "start it (`prefect server start`) or unset PREFECT_API_URL to run without Prefect",
     )
-    typer.echo(
-        f"run {result['run_id']} {result['status']}: {result.get('points_scored', 0)} points "
-        f"scored, {result['new_anomalies']} new anomalies"
-    )
+    return True
+
+
+def _quiet_flow_logs() -> None:
+    """The CLI prints the run's outcome and its errors itself; without --debug, Prefect's
+    copies of our errors come without tracebacks and the plain logger stays silent."""
+    import logging
+
+    from anomwatch.cli._prefect import hide_expected_tracebacks
+
+    if not debug_enabled():
+        hide_expected_tracebacks()
+        logging.getLogger("anomwatch.flow").setLevel(logging.CRITICAL)
 
 
 @app.command()
 def retrain(monitor: str, monitors: MonitorsOpt = None) -> None:
     """Re-tune MONITOR from feedback labels now (the retrain flow) and show what changed."""
-    from flows.retrain import retrain as retrain_flow
-
     settings = settings_for(monitors)
-    result = retrain_flow(monitor, monitors_file=str(settings.monitors_file))
+    file = str(settings.monitors_file)
+    if tracked("this retrain cannot be recorded in Prefect"):
+        from flows.retrain import retrain as retrain_flow
+
+        _quiet_flow_logs()
+        result = retrain_flow(monitor, monitors_file=file)
+    else:
+        from flows.retrain import retrain_monitor
+        from tasks.retune import retune_from_feedback
+
+        _quiet_flow_logs()
+        result = retrain_monitor(monitor, file, retune_from_feedback)
     typer.echo(result["markdown"].rstrip())
 
 
