@@ -11,7 +11,7 @@ from __future__ import annotations
 import traceback
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from typer.core import TyperGroup
@@ -19,7 +19,9 @@ from typer.core import TyperGroup
 from anomwatch.durations import parse_time
 from anomwatch.errors import AnomwatchError
 from anomwatch.settings import Settings
-from anomwatch.store.db import Store
+
+if TYPE_CHECKING:
+    from anomwatch.store.db import Store
 
 
 class _Commands(TyperGroup):
@@ -76,6 +78,8 @@ def settings_for(monitors: Path | None = None) -> Settings:
 
 
 def open_store(settings: Settings, require_migrated: bool = True) -> Store:
+    from anomwatch.store.db import Store
+
     store = Store(settings.resolved_store_url)
     if require_migrated:
         store.require_migrated()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -19,7 +19,9 @@ from anomwatch.cli._app import (
 from anomwatch.cli.options import Format, FormatOpt, LimitOpt, MonitorsOpt
 from anomwatch.errors import AnomwatchError
 from anomwatch.settings import Settings
-from anomwatch.store.db import Store
+
+if TYPE_CHECKING:
+    from anomwatch.store.db import Store
 
 anomalies_app = typer.Typer(help="Query stored anomalies.", invoke_without_command=True)
 app.add_typer(anomalies_app, name="anomalies")

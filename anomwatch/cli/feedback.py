@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from anomwatch.cli._app import fail, open_store, require_known_monitor, settings_for
 from anomwatch.cli.anomalies import anomalies_app
 from anomwatch.cli.options import ByOpt
-from anomwatch.store.db import Store
+
+if TYPE_CHECKING:
+    from anomwatch.store.db import Store
 
 
 def _ids_exist(store: Store, ids: list[int]) -> None:

@@ -8,7 +8,7 @@ names: a typo would otherwise silence nothing and say it did.
 from __future__ import annotations
 
 import contextlib
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from typer.core import TyperGroup
@@ -16,7 +16,9 @@ from typer.core import TyperGroup
 from anomwatch.cli._app import app, fail, open_store, settings_for
 from anomwatch.cli.options import Format, FormatOpt
 from anomwatch.durations import utcnow
-from anomwatch.store.db import Store
+
+if TYPE_CHECKING:
+    from anomwatch.store.db import Store
 
 SHOWN_NAMES = 20
 
