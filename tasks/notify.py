@@ -32,6 +32,7 @@ from anomwatch.store.outbox import (
     mark_failed,
     mark_sent,
 )
+from anomwatch.store.outbox_admin import cancel_removed_targets
 from tasks.base import pipeline_task
 
 log = logging.getLogger("anomwatch.notify")
@@ -91,6 +92,7 @@ def notify_monitor(
     report.digest_id = create_digest(
         store, monitor.name, run_id, targets, policy, str(plot_path) if plot_path else None
     )
+    cancel_removed_targets(store, monitor.name, [t.id for t in targets])
     due = due_notifications(store, monitor.name, utcnow())
     if not due:
         return report

@@ -39,6 +39,7 @@ ANOMALY_COLUMNS = [
     "severity",
     "status",
 ]
+LIST_COLUMNS = [*ANOMALY_COLUMNS, "notified_at", "held_back"]
 
 # The filters of `anomalies` and `anomalies list` (the same command under two names).
 MonitorFilter = Annotated[str | None, typer.Option("--monitor", help="monitor name")]
@@ -53,6 +54,10 @@ STATUSES = ("open", "acknowledged", "false_positive")
 StatusFilter = Annotated[
     str | None, typer.Option("--status", help="open/acknowledged/false_positive")
 ]
+NotifiedFilter = Annotated[
+    bool | None,
+    typer.Option("--notified/--not-notified", help="only notified ones, or only held-back ones"),
+]
 
 
 @anomalies_app.callback()
@@ -65,13 +70,14 @@ def anomalies_default(
     min_score: MinScoreFilter = None,
     severity: SeverityFilter = None,
     status: StatusFilter = None,
+    notified: NotifiedFilter = None,
     limit: LimitOpt = None,
     fmt: FormatOpt = Format.table,
 ) -> None:
     """List stored anomalies, newest first (same as `anomalies list`)."""
     if ctx.invoked_subcommand is not None:
         return
-    list_anomalies(monitor, since, until, series, min_score, severity, status, limit, fmt)
+    list_anomalies(monitor, since, until, series, min_score, severity, status, notified, limit, fmt)
 
 
 @anomalies_app.command("list")
@@ -83,12 +89,20 @@ def list_anomalies(
     min_score: MinScoreFilter = None,
     severity: SeverityFilter = None,
     status: StatusFilter = None,
+    notified: NotifiedFilter = None,
     limit: LimitOpt = None,
     fmt: FormatOpt = Format.table,
 ) -> None:
-    """List stored anomalies, newest first."""
+    """List stored anomalies, newest first.
+
+    `held_back` says why an anomaly was not notified: snoozed, repeat, backfill,
+    classifier (stored reasons), acknowledged/false_positive, undelivered (its digest
+    is still being retried: `notify list`), severity (below every target's floor),
+    no targets, or cap (the hourly limit: it waits for the next digest).
+    """
     from anomwatch.output import write_rows
     from anomwatch.store.anomalies import SEVERITY_RANK, query_anomalies
+    from anomwatch.store.outbox_admin import held_back
 
     start = parse_time_opt(since, "since")
     end = parse_time_opt(until, "until")
@@ -111,10 +125,34 @@ def list_anomalies(
         min_severity=severity,
         status=status,
         limit=limit,
+        notified=notified,
     )
-    count = write_rows(rows, ANOMALY_COLUMNS, fmt.value)
+    floors = _notify_floors()
+    explained = (
+        row | {"held_back": held_back(row, *floors.get(row["monitor"], (None, None)))}
+        for row in rows
+    )
+    count = write_rows(explained, LIST_COLUMNS, fmt.value)
     if fmt is Format.table:
         typer.echo(f"{count} anomal{'y' if count == 1 else 'ies'}", err=True)
+
+
+def _notify_floors() -> dict[str, tuple[str, bool]]:
+    """Per configured monitor: the lowest severity any target hears of, and whether it
+    has targets at all (for `held_back`); empty when monitors.yaml cannot be read."""
+    from anomwatch.config import load_monitors
+    from anomwatch.store.anomalies import SEVERITY_RANK
+
+    try:
+        parsed = load_monitors(settings_for().monitors_file)
+    except AnomwatchError:
+        return {}
+    floors: dict[str, tuple[str, bool]] = {}
+    for m in parsed.monitors:
+        targets = m.notify.target_list()
+        levels = [t.min_severity for t in targets] or [m.notify.min_severity]
+        floors[m.name] = (min(levels, key=SEVERITY_RANK.__getitem__), bool(targets))
+    return floors
 
 
 @anomalies_app.command("show")
