@@ -25,6 +25,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from sqlalchemy import String, cast, select  # noqa: E402
 
 from anomwatch.config import MonitorConfig  # noqa: E402
+from anomwatch.durations import format_span  # noqa: E402
 from anomwatch.source import DEFAULT_SERIES, SERIES_COLUMN, TS_COLUMN, SourceReader  # noqa: E402
 from anomwatch.store.db import Store  # noqa: E402
 
@@ -229,8 +230,7 @@ class AnomalyPlot:
 
     def describe(self) -> str:
         return (
-            f"{self.rows} source rows {self.start:%Y-%m-%d %H:%M} to {self.end:%H:%M}; "
-            f"band: {self.band_origin}"
+            f"{self.rows} source rows {format_span(self.start, self.end)}; band: {self.band_origin}"
         )
 
     def save(self, path: Path) -> Path:

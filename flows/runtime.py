@@ -33,10 +33,13 @@ def flow_run_id() -> str | None:
 
 
 def flow_run_url() -> str | None:
+    """The run's page in the Prefect UI; None without a UI URL (Prefect then gives
+    "None/flow-runs/..."), which must not reach a message as a link."""
     try:
-        return flow_run.ui_url
+        url = flow_run.ui_url
     except Exception:  # noqa: BLE001
         return None
+    return url if url and url.startswith(("http://", "https://")) else None
 
 
 @contextmanager

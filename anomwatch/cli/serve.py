@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 import typer
 
 from anomwatch.cli._app import app, fail, settings_for
 from anomwatch.cli.options import MonitorsOpt
+
+if TYPE_CHECKING:
+    from anomwatch.config import MonitorsFile
 
 
 @app.command()
@@ -27,15 +33,22 @@ def serve(monitors: MonitorsOpt = None) -> None:
 
     from prefect import serve as prefect_serve
 
-    from flows.deployments import monitor_deployments, retrained, taken_by_workers
+    from flows.deployments import monitor_deployments, taken_by_workers
 
     deployments = monitor_deployments(parsed, settings.monitors_file)
     for line in taken_by_workers(parsed):
         typer.echo(f"note: {line}", err=True)
+    typer.echo(serving_line(parsed, settings.monitors_file, url))
+    prefect_serve(*deployments, pause_on_shutdown=False)
+
+
+def serving_line(parsed: MonitorsFile, monitors_file: Path, url: str) -> str:
+    """What `serve` runs: monitors (not deployments: a monitor may also have a retrain)."""
+    from flows.deployments import retrained
+
     count = len(parsed.monitors)
-    typer.echo(
+    return (
         f"serving {count} monitor{'' if count == 1 else 's'} "
-        f"({len(retrained(parsed))} with a feedback retrain) from {settings.monitors_file} "
+        f"({len(retrained(parsed))} with a feedback retrain) from {monitors_file} "
         f"on {url}; Ctrl-C to stop"
     )
-    prefect_serve(*deployments, pause_on_shutdown=False)

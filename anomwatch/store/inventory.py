@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, union
+from sqlalchemy import func, select, union
 
 from anomwatch.durations import utcnow
 from anomwatch.store.db import Store
@@ -48,3 +48,11 @@ def active_snoozes(
     with store.begin() as conn:
         rows = conn.execute(query.order_by(snoozes.c.until, snoozes.c.id)).all()
     return [Snooze(r.id, r.monitor, r.series, r.until, r.created_by, r.created_at) for r in rows]
+
+
+def newest_anomaly_ts(store: Store, monitor: str) -> datetime | None:
+    """The time of the monitor's newest stored anomaly (reports anchor their range on it)."""
+    with store.begin() as conn:
+        return conn.execute(
+            select(func.max(anomalies.c.ts)).where(anomalies.c.monitor == monitor)
+        ).scalar()

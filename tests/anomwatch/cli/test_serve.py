@@ -93,3 +93,17 @@ def test_deployments_write_of_an_empty_monitors_file_is_an_error(tmp_path) -> No
     path.write_text("")
     line = one_error_line(invoke("deployments", "write", "-m", str(path)))
     assert f"{path} is empty" in line
+
+
+def test_serve_counts_monitors_not_deployments(tmp_path) -> None:
+    from anomwatch.cli.serve import serving_line
+    from anomwatch.config import load_monitors
+
+    one = write_monitors(tmp_path / "one.yaml", monitor_spec("hosts", "sqlite:///x.db"))
+    # one monitor has two deployments (its tick and its feedback retrain): still 1 monitor
+    assert serving_line(load_monitors(one), one, "http://127.0.0.1:4200/api") == (
+        f"serving 1 monitor (1 with a feedback retrain) from {one} on "
+        "http://127.0.0.1:4200/api; Ctrl-C to stop"
+    )
+    shipped = load_monitors(ROOT / "monitors.yaml")
+    assert serving_line(shipped, ROOT / "monitors.yaml", "u").startswith("serving 2 monitors (2 ")

@@ -117,3 +117,18 @@ def test_retrain_without_prefect_reports_the_feedback_state(cli_env, source_url,
     result = invoke("retrain", "hosts", "-m", str(path))
     assert result.exit_code == 0, result.output
     assert "# anomwatch retrain: hosts" in result.stdout
+
+
+def test_a_flow_run_link_needs_a_ui_url(monkeypatch) -> None:
+    """Without PREFECT_UI_URL, Prefect's link is "None/flow-runs/..."; no link is better."""
+    from flows.runtime import flow_run_url
+
+    monkeypatch.setenv("PREFECT__FLOW_RUN_ID", "6f1c1b59-7c4e-4a47-9f0f-0a1d2c3b4e5f")
+    monkeypatch.setattr("prefect.runtime.flow_run.PREFECT_UI_URL.value", lambda: None)
+    assert flow_run_url() is None
+    monkeypatch.setattr(
+        "prefect.runtime.flow_run.PREFECT_UI_URL.value", lambda: "http://127.0.0.1:4200"
+    )
+    assert flow_run_url() == (
+        "http://127.0.0.1:4200/flow-runs/flow-run/6f1c1b59-7c4e-4a47-9f0f-0a1d2c3b4e5f"
+    )
