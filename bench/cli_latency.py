@@ -84,6 +84,8 @@ def setup(folder: Path) -> tuple[Path, dict[str, str]]:
     )
     env.pop("PREFECT_API_URL", None)
     env["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+    # a busy machine can take longer than Prefect's default 20 s to start that server
+    env["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] = "300"
     Store(f"sqlite:///{folder / 'home' / 'store.db'}").migrate()
     return monitors, env
 

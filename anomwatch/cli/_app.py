@@ -56,6 +56,16 @@ def _root(
 ) -> None:
     """Scheduled anomaly detection for metrics in SQL databases."""
     _options["debug"] = debug
+    load_dotenv()
+
+
+def load_dotenv(path: Path = Path(".env")) -> None:
+    """Variables of ./.env into the environment (the environment wins), so the secrets
+    monitors.yaml names (source.url_env, ${VAR}) can live there, not only ANOMWATCH_*."""
+    if path.is_file():
+        import dotenv
+
+        dotenv.load_dotenv(path, override=False)
 
 
 def debug_enabled() -> bool:

@@ -139,3 +139,18 @@ def test_validate_refuses_unknown_time_zones(tmp_path) -> None:
     assert result.exit_code == 2
     assert "monitor 'a': timezone: unknown time zone 'UTC+2'" in result.stderr
     assert "monitor 'a': source.timezone: unknown time zone 'Europe/Atlantis'" in result.stderr
+
+
+def test_secrets_in_dot_env_reach_url_env(source, tmp_path, monkeypatch) -> None:
+    import os
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DOTENV_SOURCE_URL", raising=False)
+    (tmp_path / ".env").write_text(f"DOTENV_SOURCE_URL={source}\n")
+    path = write_monitors(tmp_path / "m.yaml", monitor_spec("a", None, url_env="DOTENV_SOURCE_URL"))
+    try:
+        result = invoke("monitors", "check", "-m", str(path))
+    finally:
+        os.environ.pop("DOTENV_SOURCE_URL", None)
+    assert result.exit_code == 0, result.output
+    assert "DOTENV_SOURCE_URL is set (source.url_env)" in result.stdout
