@@ -28,6 +28,7 @@ from anomwatch.config import MonitorConfig  # noqa: E402
 from anomwatch.durations import format_span  # noqa: E402
 from anomwatch.source import DEFAULT_SERIES, SERIES_COLUMN, TS_COLUMN, SourceReader  # noqa: E402
 from anomwatch.store.db import Store  # noqa: E402
+from anomwatch.store.model_paths import from_stored  # noqa: E402
 
 
 def parse_series_key(key: str, columns: list[str]) -> dict[str, str]:
@@ -266,7 +267,7 @@ def anomaly_plot(
             band = model_band(
                 frame,
                 config.source.values,
-                detail["model_artifact_path"],
+                from_stored(detail["model_artifact_path"]),
                 detail["model_sha256"],
                 detail["model_version"],
             )
