@@ -32,6 +32,7 @@ from anomwatch.source import SERIES_COLUMN, SourceReader
 from anomwatch.store.anomalies import AnomalyRecord
 from anomwatch.store.db import Store, inserted_id
 from anomwatch.store.models_registry import ModelRecord, active_models, deactivate
+from anomwatch.store.runs import register_monitor
 from anomwatch.store.schema import anomalies, backfills
 from detector import DetectorError, EnsembleDetector, ModelIntegrityError
 from detector.shared import SharedLSTMDetector, prefetch_scoring
@@ -125,6 +126,7 @@ def run_backfill(
     chunk_rows: int = 100_000,
     on_progress: Callable[[BackfillProgress], None] | None = None,
 ) -> BackfillProgress:
+    register_monitor(store, monitor.name, monitor.config_hash())  # so `report` etc. know it
     backfill_id, position = _checkpoint(store, monitor.name, since, until)
     start = position or since
     with SourceReader(monitor) as reader:

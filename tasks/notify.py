@@ -8,10 +8,12 @@ in the outbox and are retried on later ticks.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from anomwatch.config import MonitorConfig
 from anomwatch.durations import utcnow
@@ -32,6 +34,7 @@ from anomwatch.store.outbox import (
     mark_failed,
     mark_sent,
 )
+from anomwatch.store.outbox_admin import cancel_removed_targets
 from tasks.base import pipeline_task
 
 log = logging.getLogger("anomwatch.notify")
@@ -51,8 +54,13 @@ def configured_targets(monitor: MonitorConfig) -> list[Target]:
     ]
 
 
-def history_command(monitor: str) -> str:
-    return f"anomwatch anomalies --monitor {monitor} --since 24h"
+def history_command(monitor: str, rows: Sequence[dict[str, Any]] = ()) -> str:
+    """The command that lists the digest's anomalies: from the oldest one's time, not
+    "the last 24h" (late or replayed data would show nothing)."""
+    if not rows:
+        return f"anomwatch anomalies --monitor {monitor} --since 24h"
+    oldest = min(r["ts"] for r in rows)
+    return f"anomwatch anomalies --monitor {monitor} --since {oldest:%Y-%m-%dT%H:%M}"
 
 
 def _deliver(
@@ -91,6 +99,7 @@ def notify_monitor(
     report.digest_id = create_digest(
         store, monitor.name, run_id, targets, policy, str(plot_path) if plot_path else None
     )
+    cancel_removed_targets(store, monitor.name, [t.id for t in targets])
     due = due_notifications(store, monitor.name, utcnow())
     if not due:
         return report
@@ -112,7 +121,7 @@ def notify_monitor(
                 monitor.name,
                 rows,
                 monitor.notify.max_items,
-                history_command(monitor.name),
+                history_command(monitor.name, rows),
                 run_url,
                 monitor.notify.event_gap,
             )

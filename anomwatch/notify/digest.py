@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from anomwatch.durations import format_span
+
 SLACK_TEXT_LIMIT = 35_000
 
 
@@ -85,7 +87,21 @@ def _band(row: dict[str, Any]) -> str:
 def _when(event: Event) -> str:
     if event.points == 1:
         return f"{event.start:%Y-%m-%d %H:%M:%S}"
-    return f"{event.start:%Y-%m-%d %H:%M:%S} to {event.end:%H:%M:%S} ({event.points} points)"
+    return f"{format_span(event.start, event.end, seconds=True)} ({event.points} points)"
+
+
+_CELL = "display:table-cell;border:1px solid #999;padding:4px"
+# Mail clients show the HTML; the plain-text part apprise derives from it keeps each
+# row on one line (a <td> would become a line of its own) with " | " between cells.
+_SEPARATOR = "<span style='display:none'> | </span>"
+
+
+def _html_row(values: Sequence[str], header: bool = False) -> str:
+    weight = ";font-weight:bold" if header else ""
+    cells = _SEPARATOR.join(
+        f"<span style='{_CELL}{weight}'>{html.escape(str(v))}</span>" for v in values
+    )
+    return f"<div style='display:table-row'>{cells}</div>"
 
 
 def render_digest(
@@ -127,23 +143,35 @@ def render_digest(
     if len(text) > SLACK_TEXT_LIMIT:
         text = text[: SLACK_TEXT_LIMIT - 20] + "\n... (truncated)"
 
-    cells = "".join(
-        "<tr>"
-        + "".join(
-            f"<td>{html.escape(str(v))}</td>"
-            for v in (
-                e.severity,
-                e.series,
-                _when(e),
-                f"{e.peak['value']:.4g}",
-                _band(e.peak),
-                f"{e.peak['score']:.3f}",
-                _components(e.peak),
+    rows_html = [
+        _html_row(
+            (
+                "severity",
+                "series",
+                "time (UTC)",
+                "peak value",
+                "expected [band]",
+                "score",
+                "components",
+            ),
+            header=True,
+        ),
+        *(
+            _html_row(
+                (
+                    e.severity,
+                    e.series,
+                    _when(e),
+                    f"{e.peak['value']:.4g}",
+                    _band(e.peak),
+                    f"{e.peak['score']:.3f}",
+                    _components(e.peak),
+                )
             )
-        )
-        + "</tr>"
-        for e in top
-    )
+            for e in top
+        ),
+    ]
+    cells = "".join(rows_html)
     more = f"<p>... and {rest} more event(s).</p>" if rest > 0 else ""
     link = (
         f'<p>Flow run: <a href="{html.escape(run_url)}">{html.escape(run_url)}</a></p>'
@@ -152,10 +180,7 @@ def render_digest(
     )
     body_html = (
         f"<html><body><h2>{html.escape(title)}</h2><p>{html.escape(summary)}</p>"
-        "<table border='1' cellpadding='4' cellspacing='0'>"
-        "<tr><th>severity</th><th>series</th><th>time (UTC)</th><th>peak value</th>"
-        "<th>expected [band]</th><th>score</th><th>components</th></tr>"
-        f"{cells}</table>{more}"
+        f"<div style='display:table;border-collapse:collapse'>{cells}</div>{more}"
         f"<p>See all: <code>{html.escape(history_command)}</code></p>{link}"
         "</body></html>"
     )

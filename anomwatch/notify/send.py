@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,9 +25,18 @@ class SendOutcome:
 def _scrub(message: str, secret_url: str) -> str:
     """Remove any piece of the resolved URL that could be a secret from a message."""
     for piece in re.split(r"[/:@?&=#]+", secret_url):
-        if len(piece) >= 6:
+        if len(piece) >= 6 and not _is_address(piece):
             message = message.replace(piece, "***")
     return message
+
+
+def _is_address(piece: str) -> bool:
+    """An IP address is where a message went, never a secret: keep it readable."""
+    try:
+        ipaddress.ip_address(piece.strip("[]"))
+    except ValueError:
+        return False
+    return True
 
 
 def send_digest(url: str, digest: Digest, plot_png: Path | None, timeout: float) -> SendOutcome:

@@ -76,7 +76,11 @@ def test_list_formats(filled) -> None:
         (("anomalies", "show", "1", "--before", "0"), "Invalid value for '--before'"),
         (("anomalies", "list", "--limit", "-5"), "Invalid value for '--limit'"),
         (("anomalies", "label", "999", "--true-positive"), "unknown anomaly id(s): 999"),
-        (("anomalies", "label", "1"), "Missing option '--false-positive'"),
+        (("anomalies", "label", "1"), "give exactly one of --true-positive or --false-positive"),
+        (
+            ("anomalies", "label", "1", "--true-positive", "--false-positive"),
+            "give exactly one of --true-positive or --false-positive",
+        ),
         (("anomalies", "tune", "nope"), "unknown monitor 'nope'; monitors in the store: web"),
         (("report", "--monitor", "nope"), "unknown monitor 'nope'; monitors in the store: web"),
         (("report", "--monitor", "web", "--since", "lastweek"), "--since: invalid time"),

@@ -53,7 +53,7 @@ def test_digest_groups_events_lists_top_ones_then_the_rest() -> None:
     assert lines[3].startswith("WARNING  host=web-0  2026-11-20 10:00:00 to 10:15:00")
     assert lines[4] == "... and 1 more event(s)."
     assert digest.text.endswith("See all: anomwatch anomalies x")
-    assert "<table" in digest.html and "host=web-1" in digest.html
+    assert "display:table-row" in digest.html and "host=web-1" in digest.html
 
 
 def test_points_further_apart_than_the_gap_are_separate_events() -> None:
@@ -84,6 +84,10 @@ def test_email_has_html_and_the_png_plot(tmp_path: Path) -> None:
     assert mail["To"] == "oncall@example.com"
     types = {p.get_content_type(): p for p in mail.walk()}
     assert "host=web-1" in types["text/html"].get_payload(decode=True).decode()
+    # the plain-text part keeps each event on one line, not one line per table cell
+    plain = types["text/plain"].get_payload(decode=True).decode().splitlines()
+    assert "severity | series | time (UTC) | peak value | expected [band] | score" in plain[2]
+    assert plain[3].startswith("critical | host=web-1 | 2026-11-20 10:05:00 | 91 | 40 [30, 50]")
     assert types["image/png"].get_payload(decode=True) == png.read_bytes()
 
 
