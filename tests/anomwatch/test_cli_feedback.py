@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from typer.testing import CliRunner
 
 from anomwatch.cli import app
+from anomwatch.durations import utcnow
 from anomwatch.store.anomalies import AnomalyRecord, persist_tick, query_anomalies
 from anomwatch.store.runs import register_monitor
 
 runner = CliRunner()
-NOW = datetime.now().replace(microsecond=0)
+NOW = utcnow().replace(microsecond=0)  # the store keeps naive UTC, whatever TZ the test runs in
 
 
 @pytest.fixture
