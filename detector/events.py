@@ -11,7 +11,8 @@ rises, or its peak becomes `escalate_rarity` times rarer than what was announced
 
 The tracker is pure and incremental: feeding rows in one batch or in any split into
 ticks (carrying `OpenEvent` between them, as the store does) gives the same events.
-Only flagged rows are visited; the quiet time between them is read off the timestamps.
+Only flagged rows are visited; the quiet time between them is read off the timestamps,
+so a flagged point after a gap in the data longer than `resolve_after` opens a new event.
 """
 
 from __future__ import annotations
@@ -123,7 +124,9 @@ def track_events(
             return
         due = current.last + quiet
         k = int(np.searchsorted(ts, due, side="left"))
-        if k < row:  # rows between the last flag and `row` are all unflagged
+        # rows between the last flag and `row` are all unflagged; a flagged row itself
+        # past the quiet time (a gap in the data) starts a new event too
+        if k < row or (k == row < len(ts)):
             feed.transitions.append(
                 Transition("resolved", k, replace(current), len(feed.events) - 1)
             )

@@ -89,3 +89,22 @@ def test_any_split_into_ticks_gives_the_same_events(
         carried = part.open
     assert opened == whole.opened_rows().tolist()
     assert kinds == [(t.kind, t.row) for t in whole.transitions]
+
+
+def test_a_flag_after_a_data_gap_longer_than_resolve_after_is_a_new_event() -> None:
+    """Only flagged rows reach the tracker when no unflagged row was read in between."""
+    ts = np.array(["2026-01-01T00:00", "2026-01-01T00:30", "2026-01-01T03:00"], "datetime64[us]")
+    feed = track_events(ts, np.ones(3, bool), np.full(3, 0.99), np.ones(3, int), EventParams())
+    assert [(t.kind, t.row) for t in feed.transitions] == [
+        ("opened", 0),
+        ("resolved", 2),
+        ("opened", 2),
+    ]
+    assert feed.row_event.tolist() == [0, 0, 1]
+    carried = track_events(
+        ts[:2], np.ones(2, bool), np.full(2, 0.99), np.ones(2, int), EventParams()
+    )
+    rest = track_events(
+        ts[2:], np.ones(1, bool), np.full(1, 0.99), np.ones(1, int), EventParams(), carried.open
+    )
+    assert [t.kind for t in rest.transitions] == ["resolved", "opened"]
