@@ -212,6 +212,36 @@ class EventsPolicy(EventParams):
         return value
 
 
+class HealthPolicy(_Strict):
+    """When the monitoring itself is broken: each failing check opens a health event."""
+
+    enabled: bool = Field(True, description="false: no health events for this monitor")
+    failed_runs: int = Field(3, ge=1, description="this many failed runs in a row")
+    expect_data_every: timedelta | None = Field(
+        None,
+        description="no new source rows for longer than this is 'no data'; "
+        "null = 3 times the data's own step",
+    )
+    notify_pending_after: timedelta = Field(
+        timedelta(hours=1), description="a message still unsent this long after it was made"
+    )
+    training_failures: int = Field(
+        3, ge=1, description="this many runs in a row in which a series' training failed"
+    )
+
+    @field_validator("expect_data_every", "notify_pending_after", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> timedelta | None:
+        return None if value is None else parse_duration(value)
+
+    @field_validator("expect_data_every", "notify_pending_after")
+    @classmethod
+    def _positive(cls, value: timedelta | None) -> timedelta | None:
+        if value is not None and value.total_seconds() <= 0:
+            raise ValueError("must be a positive duration, e.g. '15m' or '1h'")
+        return value
+
+
 class MonitorConfig(_Strict):
     name: Annotated[str, Field(pattern=NAME_PATTERN)]
     description: str = ""
@@ -223,6 +253,7 @@ class MonitorConfig(_Strict):
     severity: SeverityPolicy = Field(default_factory=SeverityPolicy)
     notify: NotifyConfig = Field(default_factory=NotifyConfig)
     events: EventsPolicy = Field(default_factory=EventsPolicy)
+    health: HealthPolicy = Field(default_factory=HealthPolicy)
     feedback: FeedbackPolicy = Field(default_factory=FeedbackPolicy)
     batch_size: int = Field(200, gt=0, description="series per parallel fit/score task")
     lstm_sharing: Literal["per_series", "per_monitor"] = Field(
