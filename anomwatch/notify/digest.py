@@ -142,6 +142,10 @@ def render_digest(
         [f", {critical} critical" if critical else "", f", {health} health" if health else ""]
     )
     title = f"[anomwatch] {monitor}: {count} {noun} ({detail}{extra})"
+    if count == 1 and health:
+        title = (
+            f"[anomwatch] {monitor}: health check {lines[0]['series']} {detail.split(' ', 1)[1]}"
+        )
     n_series = len({x["series"] for x in lines if x["kind"] == "anomaly"})
     first = min(x["started_at"] for x in lines)
     last = max(x.get("resolved_at") or x["last_at"] for x in lines)
