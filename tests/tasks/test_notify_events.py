@@ -152,3 +152,29 @@ def test_escalation_is_a_second_message_and_the_new_normal_comes_once(store, set
     assert "new normal (treated as normal until it resolves)" in texts[2]
     stored = list(query_anomalies(store, monitor="hosts"))
     assert all(r["digest_id"] is not None or r["suppressed"] == "repeat" for r in stored)
+
+
+def test_an_event_held_back_by_the_hourly_cap_is_announced_later_not_dropped(
+    store, settings
+) -> None:
+    from sqlalchemy import update
+
+    from anomwatch.durations import utcnow
+    from anomwatch.store.schema import digests
+
+    with WebhookReceiver() as hook:
+        spec = {"max_messages_per_hour": 1, "targets": [f"json://127.0.0.1:{hook.port}/hook"]}
+        monitor = config("sqlite://", hook.port, notify=spec)
+        feed(store, monitor, 0, [0.99, 0.99])
+        notify_monitor(settings, store, monitor, None, None)
+        feed(store, monitor, 20, [0.9995])  # a new event (after resolve_after), capped
+        notify_monitor(settings, store, monitor, None, None)
+        assert len(hook.received) == 1
+        with store.begin() as conn:  # an hour passes
+            conn.execute(update(digests).values(created_at=utcnow() - timedelta(hours=2)))
+        notify_monitor(settings, store, monitor, None, None)
+    assert len(hook.received) == 2
+    assert (
+        "CRITICAL s  opened  since 2026-11-20 01:40:00, 1 point so far"
+        in (hook.received[1].json()["message"])
+    )
