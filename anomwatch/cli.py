@@ -564,6 +564,45 @@ def unsnooze(
     typer.echo(f"{count} snooze(s) ended")
 
 
+class StatusFormat(StrEnum):
+    text = "text"
+    json = "json"
+
+
+@app.command()
+def status(
+    monitor: Annotated[str | None, typer.Argument(help="one monitor (default: all)")] = None,
+    fmt: Annotated[StatusFormat, typer.Option("--format", help="text or json")] = StatusFormat.text,
+    monitors: MonitorsOpt = None,
+) -> None:
+    """Last run, next run, data lag, open events, outbox, snoozes and health checks.
+
+    Exit code 1 when a monitor is unhealthy (a failing check or an open health event),
+    for cron and CI.
+    """
+    from anomwatch.config import load_monitors
+    from anomwatch.errors import UnknownMonitorError
+    from anomwatch.status import gather, render_json, render_text
+
+    settings = _settings(monitors)
+    parsed = load_monitors(settings.monitors_file)
+    try:
+        chosen = [parsed.get(monitor)] if monitor else parsed.monitors
+    except UnknownMonitorError as exc:
+        fail(str(exc))
+    store = _store(settings)
+    try:
+        statuses = [gather(store, m) for m in chosen]
+    finally:
+        store.dispose()
+    if fmt == StatusFormat.json:
+        typer.echo(render_json(statuses))
+    else:
+        typer.echo("\n\n".join(render_text(s) for s in statuses))
+    if not all(s.healthy for s in statuses):
+        raise typer.Exit(1)
+
+
 @app.command()
 def demo(
     ticks: Annotated[int, typer.Option(help="how many 20-minute ticks to simulate")] = 6,
