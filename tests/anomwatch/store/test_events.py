@@ -83,3 +83,25 @@ def test_escalation_waits_behind_an_unannounced_opening_and_new_normal_replaces_
     (event,) = events(store)
     assert (event["status"], event["notice"]) == ("new_normal", "new_normal")
     assert event["new_normal_at"] == T0 + STEP * 12
+
+
+def test_a_point_the_feedback_classifier_rejects_is_stored_outside_any_event(store) -> None:
+    from dataclasses import replace
+
+    ts = [T0, T0 + STEP, T0 + 2 * STEP]
+    record = AnomalyRecord("m", "s", T0, 1.0, 0.0, -1.0, 1.0, 0.99, "{}", "{}", "warning", None)
+    records = [replace(record, ts=t) for t in ts]
+    records[1] = replace(records[1], suppressed="classifier")  # as the classifier marks it
+    points = {
+        "s": SeriesPoints(
+            np.array(ts, dtype="datetime64[us]"),
+            np.ones(3, dtype=bool),
+            np.full(3, 0.99),
+            np.ones(3, dtype=np.int64),
+        )
+    }
+    persist_tick(store, "m", None, records, {"s": ts[-1]}, points, PARAMS)
+    (event,) = events(store)
+    assert event["n_points"] == 2
+    linked = {r["ts"]: r["event_id"] for r in query_anomalies(store, monitor="m")}
+    assert linked == {ts[0]: event["id"], ts[1]: None, ts[2]: event["id"]}
