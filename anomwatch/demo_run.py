@@ -25,6 +25,8 @@ from anomwatch.store.db import Store
 from anomwatch.store.schema import (
     anomalies,
     digests,
+    event_cursors,
+    events,
     locks,
     models,
     monitors,
@@ -64,6 +66,8 @@ def reset_monitor_state(store: Store, name: str) -> None:
     with store.begin() as conn:
         conn.execute(delete(notifications).where(notifications.c.monitor == name))
         conn.execute(delete(anomalies).where(anomalies.c.monitor == name))
+        conn.execute(delete(events).where(events.c.monitor == name))
+        conn.execute(delete(event_cursors).where(event_cursors.c.monitor == name))
         conn.execute(delete(digests).where(digests.c.monitor == name))
         conn.execute(delete(runs).where(runs.c.monitor == name))
         conn.execute(delete(models).where(models.c.monitor == name))

@@ -13,7 +13,8 @@ rarer than what was announced.
 
 The tracker is pure and incremental: feeding rows in one batch or in any split into
 ticks (carrying `OpenEvent` between them, as the store does) gives the same events.
-Only flagged rows are visited; the quiet time between them is read off the timestamps.
+Only flagged rows are visited; the quiet time between them is read off the timestamps,
+so a flagged point after a gap in the data longer than `resolve_after` opens a new event.
 """
 
 from __future__ import annotations
@@ -114,6 +115,7 @@ def track_events(
     ts = np.asarray(ts).astype("datetime64[us]")
     flagged = np.asarray(flagged, dtype=bool)
     quiet = np.timedelta64(params.resolve_after, "us")
+    gap = quiet * params.resolve_after_rows
     normal_after = (
         None if params.new_normal_after is None else np.timedelta64(params.new_normal_after, "us")
     )
@@ -134,10 +136,16 @@ def track_events(
             due = max(due, last_row + params.resolve_after_rows)
         else:  # the last anomalous point came in an earlier feed
             due = max(due, params.resolve_after_rows - current.quiet_rows - 1)
+        ordinal = len(feed.events) - 1
         if due < row:  # rows between the last flag and `row` are all unflagged
-            ordinal = len(feed.events) - 1
             feed.transitions.append(Transition("resolved", due, replace(current), ordinal))
-            current = None
+        elif row < len(ts) and ts[row] - current.last >= gap:
+            # a gap in the data (no rows read, or too few to count) as long as the
+            # quiet time of resolve_after_rows x resolve_after: the flag is a new event
+            feed.transitions.append(Transition("resolved", row, replace(current), ordinal))
+        else:
+            return
+        current = None
 
     for row in np.flatnonzero(flagged).tolist():
         resolve_before(row)

@@ -13,7 +13,9 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from anomwatch.config import MonitorConfig, load_monitors
 from anomwatch.durations import to_naive_utc, utcnow
 from anomwatch.errors import AnomwatchError, ConfigError, MonitorLockedError
+from anomwatch.health import STEP_KEY, RunOutcome, check_health, data_step, training_failures
 from anomwatch.settings import Settings
+from anomwatch.source import TS_COLUMN
 from anomwatch.store.db import Store
 from anomwatch.store.locks import monitor_lock
 from anomwatch.store.runs import (
@@ -99,6 +101,9 @@ def run_tick(
             plot = steps.plot(
                 monitor, scored, settings.plots_dir / monitor.name / f"run-{run_id}.png"
             )
+            step = data_step(w.rows[TS_COLUMN].to_numpy() for w in tick.work.values())
+            outcome = RunOutcome(training_failures(result.errors))
+            check_health(store, monitor, until, step, outcome)
             report = steps.notify(settings, store, monitor, run_id, plot, flow_run_url())
     except MonitorLockedError as exc:
         finish_run(store, run_id, "skipped", stats, str(exc))
@@ -107,9 +112,11 @@ def run_tick(
     except AnomwatchError as exc:
         finish_run(store, run_id, "failed", stats, str(exc))
         log.error("monitor %s failed: %s", monitor.name, exc)
+        _tell_health(settings, store, monitor, run_id, until)
         raise
     except Exception as exc:
         finish_run(store, run_id, "failed", stats, f"{type(exc).__name__}: {exc}")
+        _tell_health(settings, store, monitor, run_id, until)
         raise
 
     window = tick.read_window(scored.marks)
@@ -127,6 +134,7 @@ def run_tick(
         "notified": report.sent,
         "notify_failed": report.failed,
         "plot": str(plot) if plot else None,
+        STEP_KEY: step.total_seconds() if step else None,
     }
     status = "partial" if result.errors else "succeeded"
     finish_run(store, run_id, status, stats)
@@ -162,6 +170,22 @@ def run_tick(
         "notify_failed": report.failed,
         "plot": str(plot) if plot else None,
     }
+
+
+def _tell_health(
+    settings: Settings, store: Store, monitor: MonitorConfig, run_id: int, until: datetime
+) -> None:
+    """After a failed run: open health events (failed runs in a row) and send them.
+
+    Best effort: the run has failed already, and the store may be what broke.
+    """
+    try:
+        check_health(store, monitor, until)
+        notify_task(settings, store, monitor, run_id, None, flow_run_url())
+    except Exception as exc:  # noqa: BLE001 - the run's own error is the one to raise
+        run_logger().warning(
+            "monitor %s: health check after the failure failed: %s", monitor.name, exc
+        )
 
 
 def _publish(store: Store, monitor: str, markdown: str, new_ids: list[int]) -> None:

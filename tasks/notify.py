@@ -1,4 +1,4 @@
-"""Notify: claim new anomalies into one digest per run, then send what is due.
+"""Notify: claim new event transitions into one digest per run, then send what is due.
 
 Sending happens per target in parallel threads, each bounded by its timeout, so
 one slow or broken channel neither delays nor blocks the others. Failures stay
@@ -29,7 +29,7 @@ from anomwatch.store.outbox import (
     PendingNotification,
     Target,
     create_digest,
-    digest_anomalies,
+    digest_events,
     due_notifications,
     mark_failed,
     mark_sent,
@@ -55,11 +55,11 @@ def configured_targets(monitor: MonitorConfig) -> list[Target]:
 
 
 def history_command(monitor: str, rows: Sequence[dict[str, Any]] = ()) -> str:
-    """The command that lists the digest's anomalies: from the oldest one's time, not
+    """The command that lists the digest's anomalies: from the oldest one's start, not
     "the last 24h" (late or replayed data would show nothing)."""
     if not rows:
         return f"anomwatch anomalies --monitor {monitor} --since 24h"
-    oldest = min(r["ts"] for r in rows)
+    oldest = min(r["ts"] if "ts" in r else r["started_at"] for r in rows)  # points or events
     return f"anomwatch anomalies --monitor {monitor} --since {oldest:%Y-%m-%dT%H:%M}"
 
 
@@ -94,7 +94,6 @@ def notify_monitor(
     floors = [t.min_severity for t in targets] or [monitor.notify.min_severity]
     policy = NoisePolicy(
         min_severity=min(floors, key=SEVERITY_RANK.__getitem__),
-        repeat_window=monitor.notify.repeat_window,
         max_per_hour=monitor.notify.max_messages_per_hour,
     )
     report.digest_id = create_digest(
@@ -108,23 +107,22 @@ def notify_monitor(
     digests: dict[tuple[int, str], Digest] = {}
 
     def digest_for(pending: PendingNotification) -> Digest:
-        """The digest as this target sees it: only anomalies at or above its floor."""
+        """The digest as this target sees it: only events at or above its floor."""
         target = by_id.get(pending.target)
         floor = SEVERITY_RANK[target.min_severity if target else "warning"]
         key = (pending.digest_id, target.min_severity if target else "warning")
         if key not in digests:
-            rows = [
-                r
-                for r in digest_anomalies(store, pending.digest_id)
-                if SEVERITY_RANK[r["severity"]] >= floor
+            lines = [
+                line
+                for line in digest_events(store, pending.digest_id)
+                if SEVERITY_RANK[line["severity"]] >= floor
             ]
             digests[key] = render_digest(
                 monitor.name,
-                rows,
+                lines,
                 monitor.notify.max_items,
-                history_command(monitor.name, rows),
+                history_command(monitor.name, lines),
                 run_url,
-                monitor.notify.event_gap,
             )
         return digests[key]
 

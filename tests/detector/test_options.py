@@ -56,9 +56,7 @@ def test_ensemble_reports_alarms_as_anomalies_and_keeps_the_crossings() -> None:
         "robust_residual": {"trend": False, "window": None},
     }
     plain = EnsembleDetector(DetectorConfig.model_validate(member)).fit(train)
-    config = DetectorConfig.model_validate(
-        {**member, "alarm": {"k": 2, "m": 3, "suppress": 50}}
-    )
+    config = DetectorConfig.model_validate({**member, "alarm": {"k": 2, "m": 3, "suppress": 50}})
     alarmed = EnsembleDetector(config).fit(train)
     crossings, result = plain.score(test), alarmed.score(test)
     assert result.crossed is not None

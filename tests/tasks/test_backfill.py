@@ -139,9 +139,9 @@ def test_step_tables_store_the_same_anomalies_as_the_detector(setup, monkeypatch
 
     monkeypatch.setattr(StepTableScorer, "build", staticmethod(counting_build))
     _, store, models = setup
-    monitor = parse_monitors(
-        {"monitors": [monitor_spec(setup[0].source.url, **FOREST_ONLY)]}
-    ).get("hosts")
+    monitor = parse_monitors({"monitors": [monitor_spec(setup[0].source.url, **FOREST_ONLY)]}).get(
+        "hosts"
+    )
     stored = {}
     for threshold in (10**9, 0):  # detector.score per series, then step tables
         monkeypatch.setattr(backfill_module, "TABLE_MIN_ROWS_PER_SERIES", threshold)

@@ -79,7 +79,7 @@ def test_repeats_of_a_notified_event_are_suppressed(store) -> None:
     add(store, "a", 5)
     add(store, "a", 50)
     add(store, "a", 200)  # far after: a new event
-    digest = create_digest(store, "m", None, TARGETS, NoisePolicy(repeat_window=timedelta(hours=1)))
+    digest = create_digest(store, "m", None, TARGETS, NoisePolicy())
     assert [r["ts"] for r in digest_anomalies(store, digest)] == [T0 + timedelta(minutes=200)]
     marks = suppressed(store)
     assert marks[("a", T0 + timedelta(minutes=5))] == "repeat"
@@ -102,7 +102,7 @@ def test_snoozed_series_and_monitor_are_stored_not_notified(store) -> None:
 
 
 def test_hourly_cap_defers_instead_of_dropping(store) -> None:
-    policy = NoisePolicy(max_per_hour=1, repeat_window=timedelta(0))
+    policy = NoisePolicy(max_per_hour=1)
     add(store, "a", 0)
     assert create_digest(store, "m", None, TARGETS, policy) is not None
     add(store, "b", 0)
@@ -126,12 +126,12 @@ def test_critical_only_target_is_skipped_for_warning_only_digests(store) -> None
         Target(id="pager", label="pager", raw="json://pager", min_severity="critical"),
     ]
     add(store, "a", 0, "warning")
-    first = create_digest(store, "m", None, targets, NoisePolicy(repeat_window=timedelta(0)))
+    first = create_digest(store, "m", None, targets, NoisePolicy())
     assert [n.target for n in due_notifications(store, "m", utcnow()) if n.digest_id == first] == [
         "chat"
     ]
     add(store, "b", 0, "critical")
-    second = create_digest(store, "m", None, targets, NoisePolicy(repeat_window=timedelta(0)))
+    second = create_digest(store, "m", None, targets, NoisePolicy())
     due = [n.target for n in due_notifications(store, "m", utcnow()) if n.digest_id == second]
     assert sorted(due) == ["chat", "pager"]
 
