@@ -72,9 +72,7 @@ def test_the_same_seed_gives_the_same_data() -> None:
 
 
 def test_training_rows_are_the_retrain_window_before_the_watermark() -> None:
-    ts = np.datetime64("2026-01-01T00:00", "us") + np.arange(10 * PER_DAY) * np.timedelta64(
-        5, "m"
-    )
+    ts = np.datetime64("2026-01-01T00:00", "us") + np.arange(10 * PER_DAY) * np.timedelta64(5, "m")
     policy = RetrainPolicy(window=timedelta(days=2))
     rows = training_rows(ts, ts[5 * PER_DAY - 1], policy)
     assert (rows.start, rows.stop) == (3 * PER_DAY, 5 * PER_DAY)
