@@ -354,6 +354,34 @@ def print_tables(files: list[FileScore], replays: dict[str, Replayed]) -> dict[s
     return totals
 
 
+def compare(files: list[FileScore], directory: Path) -> dict[str, float]:
+    """The same files scored from another run's export (bench/nab_benchmark.py
+    --as-shipped --export DIR): its corpus scores beside ours, and how many event
+    starts the two share."""
+    theirs = []
+    same = only_ours = only_theirs = 0
+    for f in files:
+        path = directory / f.name
+        score = pd.read_csv(path)["anomaly_score"].to_numpy(float)
+        if len(score) != f.rows:
+            raise UsageError(f"--compare: {path} has {len(score)} rows, the file {f.rows}")
+        theirs.append(FileScore(f.name, f.rows, f.windows, score, 0))
+        ours_rows, their_rows = set(np.flatnonzero(f.score > 0)), set(np.flatnonzero(score > 0))
+        same += len(ours_rows & their_rows)
+        only_ours += len(ours_rows - their_rows)
+        only_theirs += len(their_rows - ours_rows)
+    totals = corpus_scores(theirs)
+    print(
+        f"{'export ' + directory.name:34} {totals['standard']:9.1f} "
+        f"{totals['reward_low_FP_rate']:8.1f} {totals['reward_low_FN_rate']:8.1f}"
+    )
+    print(
+        f"event starts: {same} in both, {only_ours} only in the replay, "
+        f"{only_theirs} only in the export"
+    )
+    return totals
+
+
 # -- the run ---------------------------------------------------------------------------------
 
 
@@ -367,10 +395,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--nab", type=Path, default=NAB, help="NAB directory (data/, labels/)")
     parser.add_argument("--export", type=Path, default=None, help="write per-file detections")
+    parser.add_argument(
+        "--compare", type=Path, default=None, help="another run's export DIR to score beside"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the databases and files")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON line appended here")
     parser.add_argument("--record", action="store_true", help=f"append to {RECORD} instead")
     args = parser.parse_args(argv)
+    if args.compare is not None and not args.compare.is_dir():
+        raise UsageError(f"--compare {args.compare}: not a directory")
     if args.rows_per_tick < 0 or args.workers < 1:
         raise UsageError("--rows-per-tick must be >= 0 and --workers >= 1")
     labels = args.nab / "labels" / "combined_windows.json"
@@ -392,6 +425,11 @@ def replay(args: argparse.Namespace) -> tuple[list[FileScore], dict[str, Replaye
     files = nab_files(args.nab, args.files)
     if not files:
         raise UsageError(f"no NAB file matches --files {args.files!r}")
+    missing = [f.name for f in files if args.compare and not (args.compare / f.name).is_file()]
+    if missing:
+        raise UsageError(
+            f"--compare {args.compare}: no export of {missing[0]} (and {len(missing) - 1} more)"
+        )
     labels = json.loads((args.nab / "labels" / "combined_windows.json").read_text())
     work = Path(tempfile.mkdtemp(prefix="aw_nab_replay_"))
     factory = DatabaseFactory(args.backend, work)
@@ -449,6 +487,7 @@ def write_line(
     replays: dict[str, Replayed],
     totals: dict[str, float],
     elapsed: float,
+    compared: dict[str, float] | None = None,
 ) -> Path:
     path = RECORD if args.record else args.out
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -466,6 +505,9 @@ def write_line(
         "tick_seconds_median": float(np.median(seconds)) if seconds else None,
         "failed_ticks": sum(r.statuses.get("failed", 0) for r in replays.values()),
         "scores": {k: round(v, 2) for k, v in totals.items()},
+        "compared": None
+        if compared is None
+        else {"dir": str(args.compare), **{k: round(v, 2) for k, v in compared.items()}},
         "per_file": {
             f.name: {
                 "events": f.events(),
@@ -491,6 +533,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print()
     totals = print_tables(files, replays)
+    compared = None
+    if args.compare is not None:
+        try:
+            compared = compare(files, args.compare)
+        except UsageError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     seconds = [s for r in replays.values() for s in r.tick_seconds]
     statuses: dict[str, int] = {}
     for r in replays.values():
@@ -504,7 +553,7 @@ def main(argv: list[str] | None = None) -> int:
     errors = [e for r in replays.values() for e in r.errors]
     if errors:
         print(f"{len(errors)} error(s), first: {errors[0]}")
-    print(f"wrote {write_line(args, files, replays, totals, elapsed)}")
+    print(f"wrote {write_line(args, files, replays, totals, elapsed, compared)}")
     return 0
 
 

@@ -36,7 +36,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -237,6 +237,10 @@ def score_streamed(
 # -- report ---------------------------------------------------------------------------
 
 
+def hours(value: timedelta | None) -> str:
+    return "never" if value is None else f"{value.total_seconds() / 3600:g} h"
+
+
 def _fraction(pair: tuple[int, int]) -> str:
     return f"{pair[0]}/{pair[1]}"
 
@@ -344,8 +348,9 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
     print(
         f"seasonal: {len(series)} series x {args.days} days of 5-minute rows (seed {args.seed}), "
         f"trained on {args.train_days} days, {incidents} incidents; ticks of {args.chunk} rows, "
-        f"retrain every {policy.every} on the last {policy.window}; events: resolve after "
-        f"{params.resolve_after}, new normal after {params.new_normal_after}"
+        f"retrain every {hours(policy.every)} on the last {hours(policy.window)}; events: "
+        f"resolve after {hours(params.resolve_after)}, new normal after "
+        f"{hours(params.new_normal_after)}"
     )
     rows = []
     with ProcessPoolExecutor(args.workers) as pool:

@@ -15,7 +15,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from anomwatch.config import parse_monitors  # noqa: E402
 from bench.nab_replay import (  # noqa: E402
+    FileScore,
     NabFile,
+    UsageError,
+    compare,
+    corpus_scores,
     detections,
     event_rows,
     main,
@@ -172,3 +176,20 @@ def test_bad_arguments_are_one_error_line_and_exit_2(
     assert "not a regular expression" in err[0]
     assert "no NAB file matches" in err[1]
     assert "must name a NAB checkout" in err[2]
+
+
+def test_compare_scores_another_runs_export_of_the_same_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ts = pd.Series(pd.to_datetime(stamps(2000)))
+    windows = [(1000, 1100)]
+    ours = FileScore("realX/a.csv", 2000, windows, detections(2000, np.array([1010, 1500])), 3)
+    write_export(tmp_path, "realX/a.csv", ts, detections(2000, np.array([1010])))
+    theirs = compare([ours], tmp_path)
+    assert theirs["standard"] > corpus_scores([ours])["standard"]  # no false positive
+    expected = FileScore("realX/a.csv", 2000, windows, detections(2000, np.array([1010])), 0)
+    assert theirs == corpus_scores([expected])
+    assert "1 in both, 1 only in the replay, 0 only in the export" in capsys.readouterr().out
+    write_export(tmp_path, "realX/a.csv", ts[:10], detections(10, np.array([])))
+    with pytest.raises(UsageError, match="has 10 rows, the file 2000"):
+        compare([ours], tmp_path)
