@@ -352,7 +352,7 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
         f"resolve after {hours(params.resolve_after)}, new normal after "
         f"{hours(params.new_normal_after)}"
     )
-    rows = []
+    rows: list[dict[str, Any]] = []
     with ProcessPoolExecutor(args.workers) as pool:
         for name, config in configs:
             started = time.perf_counter()
