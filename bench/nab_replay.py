@@ -215,6 +215,16 @@ def replay_file(job: tuple[NabFile, str, int]) -> Replayed:
 # -- the stored alert events, as NAB detections ---------------------------------------
 
 
+def rows_of(ts: np.ndarray, stamps: np.ndarray) -> np.ndarray:
+    """Indices of `stamps` in the file's sorted `ts`; every stamp must be a row."""
+    ts = np.asarray(ts, dtype="datetime64[us]")
+    stamps = np.asarray(stamps, dtype="datetime64[us]")
+    rows = np.searchsorted(ts, stamps)
+    if len(rows) and (rows.max() >= len(ts) or not np.array_equal(ts[rows], stamps)):
+        raise ValueError("a stored timestamp is not a row of the file")
+    return rows
+
+
 def event_rows(
     ts: np.ndarray, flagged_ts: np.ndarray, scores: np.ndarray, severities: list[str]
 ) -> np.ndarray:
@@ -224,10 +234,7 @@ def event_rows(
     The tracker gets every row of the file, so an event resolves after a quiet time
     exactly as it does when the product feeds it tick by tick."""
     ts = np.asarray(ts, dtype="datetime64[us]")
-    flagged_ts = np.asarray(flagged_ts, dtype="datetime64[us]")
-    rows = np.searchsorted(ts, flagged_ts)
-    if len(rows) and (rows.max() >= len(ts) or not np.array_equal(ts[rows], flagged_ts)):
-        raise ValueError("a stored anomaly has a timestamp that is not a row of the file")
+    rows = rows_of(ts, flagged_ts)
     flagged = np.zeros(len(ts), dtype=bool)
     score = np.zeros(len(ts))
     severity = np.ones(len(ts), dtype=np.int64)
@@ -250,16 +257,51 @@ def stored_anomalies(store: Any, monitor: str) -> pd.DataFrame:
     )
 
 
-def stored_event_rows(store: Any, monitor: str, ts: np.ndarray) -> tuple[np.ndarray, int]:
-    """(rows that opened an event, anomalies stored) for one monitor."""
+def stored_event_starts(store: Any, monitor: str) -> list[datetime] | None:
+    """Start times of the monitor's alert events in the store's `events` table, or None
+    when the store has no such table (before issue 12's events landed)."""
+    from sqlalchemy import select
+
+    from anomwatch.store import schema
+
+    table = getattr(schema, "events", None)
+    if table is None:
+        return None
+    query = select(table.c.started_at).where(table.c.monitor == monitor)
+    if "kind" in table.c:
+        query = query.where(table.c.kind == "anomaly")  # not health events
+    with store.engine.connect() as conn:
+        return list(conn.execute(query.order_by(table.c.started_at)).scalars())
+
+
+@dataclass
+class StoredEvents:
+    """One monitor's alert events as NAB rows."""
+
+    rows: np.ndarray  # from the events table when the store has one, else `derived`
+    derived: np.ndarray  # formed from the stored anomalies with the product's tracker
+    anomalies: int
+    from_table: bool
+
+    @property
+    def mismatches(self) -> int:
+        """Event starts in one of the two and not the other (0: store and tracker agree)."""
+        return len(set(self.rows.tolist()) ^ set(self.derived.tolist()))
+
+
+def stored_events(store: Any, monitor: str, ts: np.ndarray) -> StoredEvents:
     found = stored_anomalies(store, monitor)
-    rows = event_rows(
+    derived = event_rows(
         ts,
         found["ts"].to_numpy("datetime64[us]"),
         found["score"].to_numpy(float),
         found["severity"].tolist(),
     )
-    return rows, len(found)
+    starts = stored_event_starts(store, monitor)
+    if starts is None:
+        return StoredEvents(derived, derived, len(found), False)
+    rows = np.sort(rows_of(ts, np.array(starts, dtype="datetime64[us]")))
+    return StoredEvents(rows, derived, len(found), True)
 
 
 def detections(n_rows: int, opened: np.ndarray) -> np.ndarray:
@@ -288,6 +330,8 @@ class FileScore:
     windows: list[tuple[int, int]]
     score: np.ndarray
     anomalies: int
+    mismatches: int = 0  # event starts where the events table and the tracker disagree
+    from_table: bool = False
 
     @property
     def labelled(self) -> LabelledFile:
@@ -340,8 +384,17 @@ def print_tables(files: list[FileScore], replays: dict[str, Replayed]) -> dict[s
         )
     totals = corpus_scores(files)
     windows = sum(len(f.windows) for f in files)
+    source = (
+        "the store's events table"
+        if any(f.from_table for f in files)
+        else ("the stored anomalies, grouped by detector.events.track_events")
+    )
     print(
-        f"\n{len(files)} files, {windows} windows: found "
+        f"\nevents from {source}; event starts where the events table and the tracker "
+        f"over the stored anomalies disagree: {sum(f.mismatches for f in files)}"
+    )
+    print(
+        f"{len(files)} files, {windows} windows: found "
         f"{sum(f.found() for f in files)}, events {sum(f.events() for f in files)}, "
         f"false events {sum(f.false_events() for f in files)}, anomalies stored "
         f"{sum(f.anomalies for f in files)}"
@@ -465,12 +518,22 @@ def replay(args: argparse.Namespace) -> tuple[list[FileScore], dict[str, Replaye
         for f in files:
             rows = read_rows(f)
             ts = rows["timestamp"].to_numpy("datetime64[us]")
-            opened, n_anomalies = stored_event_rows(store, f.monitor, ts)
-            score = detections(len(rows), opened)
+            events = stored_events(store, f.monitor, ts)
+            score = detections(len(rows), events.rows)
             if args.export:
                 write_export(args.export, f.name, rows["timestamp"], score)
             windows = load_windows(f.name, rows["timestamp"], labels)
-            scored.append(FileScore(f.name, len(rows), windows, score, n_anomalies))
+            scored.append(
+                FileScore(
+                    f.name,
+                    len(rows),
+                    windows,
+                    score,
+                    events.anomalies,
+                    events.mismatches,
+                    events.from_table,
+                )
+            )
         store.dispose()
     finally:
         if not args.keep:
@@ -504,6 +567,8 @@ def write_line(
         "tick_seconds_mean": float(np.mean(seconds)) if seconds else None,
         "tick_seconds_median": float(np.median(seconds)) if seconds else None,
         "failed_ticks": sum(r.statuses.get("failed", 0) for r in replays.values()),
+        "events_from_table": any(f.from_table for f in files),
+        "event_mismatches": sum(f.mismatches for f in files),
         "scores": {k: round(v, 2) for k, v in totals.items()},
         "compared": None
         if compared is None

@@ -14,6 +14,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from anomwatch.config import parse_monitors  # noqa: E402
+from anomwatch.store import schema  # noqa: E402
 from bench.nab_replay import (  # noqa: E402
     FileScore,
     NabFile,
@@ -157,6 +158,9 @@ def test_a_replay_through_the_product_pages_the_spike(tmp_path: Path) -> None:
     assert code == 0
     line = json.loads(out.read_text())
     assert line["ticks"] == 6 and line["failed_ticks"] == 0
+    # with an events table, the events the ticks stored are the tracker's events
+    assert line["events_from_table"] == hasattr(schema, "events")
+    assert line["event_mismatches"] == 0
     assert line["per_file"]["realTest/tiny.csv"]["found"] == 1
     score = pd.read_csv(export / "realTest" / "tiny.csv")["anomaly_score"].to_numpy()
     assert len(score) == 1000
