@@ -136,3 +136,17 @@ def test_a_spike_is_flagged_once_and_opens_one_event(series: list[Series]) -> No
     assert len(out.fit_seconds) == 1 + 6
     # a flag just before the spike would have opened the event there instead
     assert spike - 1 not in out.opened
+
+
+def test_an_incident_longer_than_a_tick_is_one_event(series: list[Series]) -> None:
+    """The open event is carried from tick to tick: 3 hours far out of range over 15
+    ticks of 12 rows open one event, not one per tick."""
+    s = series[1]
+    values = s.values.copy()
+    start = TRAIN_DAYS * PER_DAY + 2 * PER_DAY + 6  # mid-tick
+    values[start : start + 36] = values.max() * 20
+    probe = Series(s.name, s.kind, s.ts, values, [])
+    config = DetectorConfig(iforest={"n_estimators": 20, "max_samples": 64})
+    out = stream_series(probe, config, TRAIN_DAYS * PER_DAY, 12, RetrainPolicy(), 0.999)
+    during = [r for r in out.opened if start <= r < start + 36 + 12]
+    assert during == [start]
