@@ -91,6 +91,45 @@ class AlarmParams(BaseModel):
         return self
 
 
+PeriodName = Literal["daily", "weekly"]
+
+
+def _default_periods() -> list[PeriodName]:
+    return ["daily", "weekly"]
+
+
+class SeasonalityParams(BaseModel):
+    """Daily/weekly profile found per series at fit time (detector/seasonality.py)."""
+
+    model_config = ConfigDict(extra="forbid")
+    mode: Literal["auto", "off"] = Field("auto", description="auto: keep a profile that helps")
+    periods: list[PeriodName] = Field(
+        default_factory=_default_periods, description="candidate periods"
+    )
+    bin_minutes: int = Field(30, ge=1, description="profile resolution (at least the data step)")
+    min_periods: float = Field(2.0, ge=1.5, description="history needed, in periods")
+    min_gain: float = Field(
+        0.15, ge=0, lt=1, description="share of the detrended spread a profile must explain"
+    )
+    timezone: str | None = Field(
+        None, description="IANA zone whose clock the season follows (DST); default UTC"
+    )
+
+    @model_validator(mode="after")
+    def _known_zone(self) -> SeasonalityParams:
+        if self.timezone is not None:
+            from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+            try:
+                ZoneInfo(self.timezone)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError(
+                    f"unknown time zone {self.timezone!r}: use an IANA name such as "
+                    "'Europe/Berlin' or 'America/New_York'"
+                ) from None
+        return self
+
+
 class DetectorConfig(BaseModel):
     """How a series is modelled and when a point counts as anomalous."""
 
@@ -107,6 +146,12 @@ class DetectorConfig(BaseModel):
         "threshold_sigma noise sigmas; dynamic: Hundman et al. 2018; f1: F1-optimal from labels",
     )
     threshold_sigma: float = Field(3.5, gt=0)
+    max_events_per_week: float | None = Field(
+        None,
+        gt=0,
+        description="false-alarm budget: the threshold rises until the training rows give at "
+        "most this many alert events per week (needs timestamps)",
+    )
     dynamic: DynamicThresholdParams = Field(default_factory=DynamicThresholdParams)
     smoothing: int = Field(0, ge=0, description="EWMA span (points) of the errors; 0 = off")
     alarm: AlarmParams | None = None
@@ -116,6 +161,13 @@ class DetectorConfig(BaseModel):
     lstm: LSTMParams = Field(default_factory=LSTMParams)
     robust_residual: ResidualParams = Field(default_factory=ResidualParams)
     level_shift: LevelShiftParams = Field(default_factory=LevelShiftParams)
+    seasonality: SeasonalityParams = Field(default_factory=SeasonalityParams)
+    noise_floor: float = Field(
+        0.01,
+        ge=0,
+        description="smallest noise sigma, as a share of the 1-99% spread; the value quantum "
+        "of integer/quantised series is a floor too",
+    )
 
     @model_validator(mode="after")
     def _weights_name_components(self) -> DetectorConfig:

@@ -6,6 +6,7 @@ LSTM components, so an Isolation-Forest-only monitor never pays for it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -15,15 +16,37 @@ from detector.alarms import aggregate
 from detector.calibration import EmpiricalCalibrator
 from detector.config import DetectorConfig
 from detector.errors import DetectorError, InsufficientDataError
+from detector.events import EventParams, track_events
 from detector.iforest import IForestComponent
 from detector.level_shift import LevelShift
 from detector.metrics import best_f1_threshold
+from detector.noise import noise_floor
 from detector.persistence import read_artifact, write_artifact
 from detector.residual import RobustResidual
 from detector.result import ComponentOutput, Detection
+from detector.seasonality import SeasonalProfile
 from detector.smoothing import ewma
 from detector.thresholds import dynamic_threshold, quantile_threshold, sigma_threshold
 from detector.weights import auto_weights
+
+
+@dataclass(frozen=True)
+class SeasonalView:
+    """Maps rows into the members' deseasoned space and their values back."""
+
+    profile: np.ndarray | None  # (n, f)
+    multiplier: np.ndarray | None  # (n, f)
+    center: np.ndarray | None  # (f,)
+
+    def forward(self, X: np.ndarray) -> np.ndarray:
+        if self.profile is None or self.multiplier is None or self.center is None:
+            return X
+        return self.center + (X - self.profile - self.center) / self.multiplier
+
+    def back(self, V: np.ndarray) -> np.ndarray:
+        if self.profile is None or self.multiplier is None or self.center is None:
+            return V
+        return self.profile + self.center + (V - self.center) * self.multiplier
 
 
 class Component(Protocol):
@@ -101,8 +124,14 @@ class EnsembleDetector:
 
     # -- fit / score -------------------------------------------------------------------
 
-    def fit(self, X: np.ndarray, labels: np.ndarray | None = None) -> EnsembleDetector:
-        """Fit on X; with threshold "f1", `labels` (True = anomalous row) choose the threshold."""
+    def fit(
+        self, X: np.ndarray, labels: np.ndarray | None = None, ts: np.ndarray | None = None
+    ) -> EnsembleDetector:
+        """Fit on X; with threshold "f1", `labels` (True = anomalous row) choose the threshold.
+
+        `ts` (the rows' timestamps) enables the seasonal profile and the event budget;
+        a model fitted with a profile must then be scored with timestamps too.
+        """
         X = self._check(X, fitting=True)
         if len(X) < self.config.min_train_points:
             raise InsufficientDataError(
@@ -118,6 +147,9 @@ class EnsembleDetector:
         if labels is not None and len(labels) != len(X):
             raise DetectorError(f"{len(labels)} label(s) for {len(X)} training row(s)")
         self.n_features = X.shape[1]
+        self.noise_floor_ = noise_floor(X, self.config.noise_floor)
+        seasonal_note = self._fit_seasonality(X, ts)
+        X, _view = self._deseasoned(X, ts)
         self.components = {n: build_component(n, self.config) for n in self.config.components}
         self._fit_components(X)
         outputs = {n: c.outputs(X) for n, c in self.components.items()}
@@ -146,7 +178,9 @@ class EnsembleDetector:
                 epsilon = dynamic_threshold(statistic, self.config.dynamic)
             self.error_threshold_ = float(epsilon)
             self.threshold_ = float(self._final(np.array([epsilon]))[0])
-        crossed = self._crossed(statistic, train_scores)
+        self.band_sigma_ = float(self.error_threshold_ or self.config.threshold_sigma)
+        budget_note = self._apply_budget(X, ts, statistic, outputs)
+        crossed = self._crossed(statistic, train_scores) & self._outside_band(X, outputs)
         self.training_summary: dict[str, Any] = {
             "n_points": int(len(X)),
             "n_features": int(self.n_features),
@@ -155,7 +189,11 @@ class EnsembleDetector:
             "threshold": self.config.threshold,
             "score_threshold": float(self.threshold_),
             "weights": {n: round(w, 4) for n, w in self.weights_.items()},
+            "seasonality": seasonal_note,
+            "noise_floor": [float(v) for v in self.noise_floor_],
         }
+        if budget_note:
+            self.training_summary["budget"] = budget_note
         if self.error_threshold_ is not None:
             self.training_summary["error_threshold"] = self.error_threshold_
         if self.injected_ap_:
@@ -176,6 +214,100 @@ class EnsembleDetector:
         self.training_summary["threshold"] = "f1"
         return f1
 
+    def _fit_seasonality(self, X: np.ndarray, ts: np.ndarray | None) -> str:
+        self.seasonal_: SeasonalProfile | None = None
+        if self.config.seasonality.mode == "off":
+            return "off"
+        if ts is None:
+            return "off: fitted without timestamps"
+        ts = self._check_ts(ts, len(X))
+        profile = SeasonalProfile(self.config.seasonality)
+        note = profile.fit(X, ts).note
+        if profile.active:
+            self.seasonal_ = profile
+            self.seasonal_center_ = np.median(X - profile.values(ts), axis=0)
+        return note
+
+    @staticmethod
+    def _check_ts(ts: np.ndarray, n: int) -> np.ndarray:
+        ts = np.asarray(ts).astype("datetime64[us]")
+        if ts.shape != (n,):
+            raise DetectorError(f"{ts.shape[0] if ts.ndim else 0} timestamp(s) for {n} row(s)")
+        if n > 1 and bool((np.diff(ts) < np.timedelta64(0, "us")).any()):
+            raise DetectorError("timestamps must be sorted ascending")
+        return ts
+
+    def _deseasoned(self, X: np.ndarray, ts: np.ndarray | None) -> tuple[np.ndarray, SeasonalView]:
+        """The rows as the members see them: the profile removed and the noise made even
+        (X' = c + (X - profile - c) / multiplier), and the view that maps values back."""
+        seasonal = getattr(self, "seasonal_", None)  # models saved before seasonality had none
+        if seasonal is None:
+            return X, SeasonalView(None, None, None)
+        if ts is None:
+            raise DetectorError(
+                "this model has a seasonal profile: score with the rows' timestamps (ts=...)"
+            )
+        ts = self._check_ts(ts, len(X))
+        view = SeasonalView(seasonal.values(ts), seasonal.multipliers(ts), self.seasonal_center_)
+        return view.forward(X), view
+
+    def _outside_band(self, X: np.ndarray, outputs: dict[str, ComponentOutput]) -> np.ndarray:
+        """A residual-type member never calls a point inside its own expected band anomalous."""
+        residual = outputs.get("robust_residual")
+        if residual is None or residual.expected is None:
+            return np.ones(len(X), dtype=bool)
+        half = self.components["robust_residual"].band_ * self._band_sigma  # type: ignore[attr-defined]
+        return np.asarray((np.abs(X - residual.expected) > half).any(axis=1))
+
+    @property
+    def _band_sigma(self) -> float:
+        return float(getattr(self, "band_sigma_", self.config.threshold_sigma))
+
+    def _apply_budget(
+        self,
+        X: np.ndarray,
+        ts: np.ndarray | None,
+        statistic: np.ndarray,
+        outputs: dict[str, ComponentOutput],
+    ) -> str | None:
+        """Raise the threshold until the training rows give at most max_events_per_week."""
+        budget = self.config.max_events_per_week
+        if budget is None:
+            return None
+        if ts is None:
+            return "not applied: fitted without timestamps"
+        ts = self._check_ts(ts, len(X))
+        weeks = float((ts[-1] - ts[0]) / np.timedelta64(7, "D")) if len(ts) > 1 else 0.0
+        allowed = budget * weeks
+        eligible = self._outside_band(X, outputs)
+        ones = np.ones(len(X), dtype=np.int64)
+        params = EventParams()
+
+        def n_events(flags: np.ndarray) -> int:
+            return len(track_events(ts, flags & eligible, statistic, ones, params).opened_rows())
+
+        current = self._crossed(statistic, self._final(statistic))
+        found = n_events(current)
+        if found <= allowed:
+            return f"{found} event(s) on {weeks:.1f} training week(s): within {budget}/week"
+        floor = float(statistic[current].min()) if current.any() else -np.inf
+        candidates = np.unique(statistic[statistic > floor])
+        candidates = np.append(candidates, np.nextafter(statistic.max(), np.inf))
+        lo, hi = 0, len(candidates) - 1  # n_events(candidates[hi]) == 0 <= allowed
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if n_events(statistic >= candidates[mid]) <= allowed:
+                hi = mid
+            else:
+                lo = mid + 1
+        epsilon = float(candidates[lo])
+        self.error_threshold_ = epsilon
+        self.threshold_ = float(self._final(np.array([epsilon]))[0])
+        return (
+            f"threshold raised: {found} event(s) on {weeks:.1f} training week(s) exceeded "
+            f"{budget}/week"
+        )
+
     @property
     def _in_error_space(self) -> bool:
         return self.config.threshold != "quantile"
@@ -183,8 +315,11 @@ class EnsembleDetector:
     def _fit_components(self, X: np.ndarray) -> None:
         """The Isolation Forest first: its pre-labels keep anomalies out of AE training."""
         normal = None
+        floor = getattr(self, "noise_floor_", None)
         for name, component in self.components.items():
-            if name == "lstm_autoencoder":
+            if name in ("robust_residual", "level_shift"):
+                component.fit(X, floor=floor)  # type: ignore[call-arg]
+            elif name == "lstm_autoencoder":
                 if normal is None:
                     prelabel = IForestComponent(
                         self.config.iforest, self.config.contamination, self.config.seed
@@ -242,10 +377,12 @@ class EnsembleDetector:
             return statistic >= epsilon
         return score >= self.threshold_
 
-    def score(self, X: np.ndarray) -> Detection:
+    def score(self, X: np.ndarray, ts: np.ndarray | None = None) -> Detection:
+        """Score rows; `ts` is required when the model was fitted with a seasonal profile."""
         if not self.components:
             raise DetectorError("the detector is not fitted")
         X = self._check(X, fitting=False)
+        X, view = self._deseasoned(X, ts)
         n = len(X)
         outputs: dict[str, ComponentOutput] = {}
         expected = np.tile(self.center_, (n, 1))
@@ -255,10 +392,12 @@ class EnsembleDetector:
             forecast = outputs[name].expected
             if forecast is not None:
                 band = component.band_  # type: ignore[attr-defined]
+                if name == "robust_residual":
+                    band = band * self._band_sigma
                 expected, lower, upper = forecast, forecast - band, forecast + band
         statistic = self._statistic(outputs)
         score = self._final(statistic)
-        crossed = self._crossed(statistic, score)
+        crossed = self._crossed(statistic, score) & self._outside_band(X, outputs)
         alarm = self.config.alarm
         flags = crossed
         if alarm is not None:
@@ -269,9 +408,9 @@ class EnsembleDetector:
             is_anomaly=flags,
             threshold=self.threshold_,
             components={n: o.calibrated for n, o in outputs.items()},
-            expected=expected,
-            lower=lower,
-            upper=upper,
+            expected=view.back(expected),
+            lower=view.back(lower),
+            upper=view.back(upper),
             crossed=crossed,
             errors=statistic,
         )

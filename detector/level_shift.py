@@ -33,12 +33,14 @@ class LevelShift:
             W[:, : self.reference, :], axis=1
         )
 
-    def fit(self, X: np.ndarray) -> LevelShift:
+    def fit(self, X: np.ndarray, floor: np.ndarray | None = None) -> LevelShift:
         diffs = np.diff(X, axis=0) if len(X) > 1 else np.zeros_like(X)
         mad = np.median(np.abs(diffs - np.median(diffs, axis=0)), axis=0)
         sigma = 1.4826 * mad / np.sqrt(2)
         fallback = np.std(diffs, axis=0) / np.sqrt(2)
         sigma = np.where(sigma > 0, sigma, np.where(fallback > 0, fallback, 1.0))
+        if floor is not None:
+            sigma = np.maximum(sigma, floor)
         self.scale_ = MEDIAN_EFFICIENCY * sigma * np.sqrt(1 / self.recent + 1 / self.reference)
         self.calibrator_ = EmpiricalCalibrator().fit(self.errors(X))
         return self

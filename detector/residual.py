@@ -44,12 +44,16 @@ class RobustResidual:
         intercept = np.median(before - slope[:, None, :] * position, axis=1)
         return intercept + slope * w
 
-    def fit(self, X: np.ndarray) -> RobustResidual:
+    def fit(self, X: np.ndarray, floor: np.ndarray | None = None) -> RobustResidual:
+        """`floor`: smallest noise sigma per feature (see detector.noise.noise_floor)."""
         residuals = X - self.predict(X)
         mad = np.median(np.abs(residuals - np.median(residuals, axis=0)), axis=0)
         fallback = np.std(residuals, axis=0)
         self.scale_ = np.where(mad > 0, 1.4826 * mad, np.where(fallback > 0, fallback, 1.0))
+        if floor is not None:
+            self.scale_ = np.maximum(self.scale_, floor)
         self.calibrator_ = EmpiricalCalibrator().fit(self.errors(X))
+        self.band_ = self.scale_  # one noise sigma; the ensemble widens it to its threshold
         return self
 
     def errors(self, X: np.ndarray) -> np.ndarray:
@@ -60,5 +64,6 @@ class RobustResidual:
         return self.calibrator_.transform(self.errors(X))
 
     def outputs(self, X: np.ndarray) -> ComponentOutput:
-        errors = self.errors(X)
-        return ComponentOutput(self.calibrator_.transform(errors), errors)
+        expected = self.predict(X)
+        errors = (np.abs(X - expected) / self.scale_).mean(axis=1)
+        return ComponentOutput(self.calibrator_.transform(errors), errors, expected)

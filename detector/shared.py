@@ -358,6 +358,10 @@ class SharedLSTMDetector(EnsembleDetector):
         super().__init__(config)
         self._shared_model: SharedLSTM | None = shared
 
+    def _fit_seasonality(self, X: np.ndarray, ts: np.ndarray | None) -> str:
+        self.seasonal_ = None  # the shared network is trained on the raw values
+        return "off: a shared LSTM models the raw values"
+
     def _fit_components(self, X: np.ndarray) -> None:
         shared = self._shared_model
         assert shared is not None, "a loaded detector is already fitted"

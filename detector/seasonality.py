@@ -1,0 +1,192 @@
+"""Seasonal profile: the expected shape of a series over the day or the week.
+
+A drop to a level that is normal at night is an incident at the daily peak; a model
+of the value alone cannot see it. At fit time the profile is estimated per feature
+as the median, per time-of-day (or time-of-week) bin, of the value minus a rolling
+median over one period (so the profile holds the shape, not the level), and kept
+only when it explains the data: it must shrink the robust spread of the detrended
+values by `min_gain`, and the weekly profile must beat the daily one by that much
+again. Bins are read off timestamps, not row positions, so gaps and irregular steps
+fall into the right bins; with `timezone` set the bins follow local time (DST).
+Less than `min_periods` periods of history is a seasonal cold start: no profile,
+and the reason is kept for the run's notes.
+
+Noise often grows with the level (2% of 500 at the peak is five times 2% of 100 at
+night); one global noise scale would then flag every busy hour. So the profile also
+keeps a noise multiplier per bin (the robust spread of the residuals in that bin over
+the median spread), used when the bins differ by more than `HETEROSCEDASTIC` x.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from detector.config import SeasonalityParams
+
+DAY_US = 86_400 * 10**6
+HETEROSCEDASTIC = 1.5  # 90th / 10th percentile of the bins' noise before it is modelled
+MULTIPLIER_RANGE = (0.2, 5.0)
+PERIODS_US = {"daily": DAY_US, "weekly": 7 * DAY_US}
+
+
+def robust_spread(x: np.ndarray) -> np.ndarray:
+    """1.4826 x median absolute deviation, per column."""
+    return 1.4826 * np.median(np.abs(x - np.median(x, axis=0)), axis=0)
+
+
+def _local_us(ts: np.ndarray, timezone: str | None) -> np.ndarray:
+    stamps = np.asarray(ts).astype("datetime64[us]")
+    if timezone:
+        local = pd.DatetimeIndex(stamps).tz_localize("UTC").tz_convert(timezone).tz_localize(None)
+        stamps = local.to_numpy("datetime64[us]")
+    return stamps.astype(np.int64)
+
+
+@dataclass
+class SeasonalFit:
+    period: str | None  # "daily", "weekly" or None
+    note: str  # why (cold start, no gain, chosen with gain ...)
+    gain: float = 0.0
+
+
+class SeasonalProfile:
+    """Per-feature profile over `n_bins` bins of one period; subtract it before modelling."""
+
+    def __init__(self, params: SeasonalityParams) -> None:
+        self.params = params
+        self.period_us: int | None = None
+        self.profile_: np.ndarray | None = None  # (n_bins, f)
+        self.noise_: np.ndarray | None = None  # (n_bins, f) noise multipliers, median 1
+
+    @property
+    def active(self) -> bool:
+        return self.profile_ is not None
+
+    def fit(self, X: np.ndarray, ts: np.ndarray) -> SeasonalFit:
+        us = _local_us(ts, self.params.timezone)
+        if len(us) < 3:
+            return SeasonalFit(None, "too few rows for seasonality")
+        step = float(np.median(np.diff(us)))
+        span = float(us[-1] - us[0]) + step
+        wanted: list[str] = [p for p in self.params.periods if step <= PERIODS_US[p] / 12]
+        if not wanted:
+            return SeasonalFit(
+                None, f"step {step / 6e7:.0f} min too coarse for {self.params.periods}"
+            )
+        fits: list[tuple[float, str, np.ndarray, np.ndarray | None]] = []
+        short: list[str] = []
+        for name in wanted:
+            period = PERIODS_US[name]
+            if span < self.params.min_periods * period:
+                short.append(
+                    f"{name}: {span / DAY_US:.1f} days of history, "
+                    f"{self.params.min_periods * period / DAY_US:.0f} needed"
+                )
+                continue
+            profile, noise, gain = self._estimate(X, us, period, step)
+            fits.append((gain, name, profile, noise))
+        if not fits:
+            return SeasonalFit(None, "seasonal cold start (" + "; ".join(short) + ")")
+        fits.sort(key=lambda f: PERIODS_US[f[1]])  # shortest period first
+        best_gain, best_name, best_profile, best_noise = fits[0]
+        for gain, name, profile, noise in fits[1:]:
+            # a longer period must cut what the shorter one leaves by min_gain again
+            if 1 - gain <= (1 - self.params.min_gain) * (1 - best_gain):
+                best_gain, best_name, best_profile, best_noise = gain, name, profile, noise
+        if best_gain < self.params.min_gain:
+            return SeasonalFit(None, f"no seasonality (best gain {best_gain:.2f})", best_gain)
+        self.period_us = PERIODS_US[best_name]
+        self.profile_ = best_profile
+        self.noise_ = best_noise
+        note = f"{best_name} profile (spread -{best_gain:.0%})"
+        if best_noise is not None:
+            note += ", noise varies with the time of day"
+        if short:
+            note += "; " + "; ".join(short)
+        return SeasonalFit(best_name, note, best_gain)
+
+    def _bins(self, period: int, step: float) -> int:
+        width = max(step, self.params.bin_minutes * 60e6)
+        return max(int(round(period / width)), 1)
+
+    def _estimate(
+        self, X: np.ndarray, us: np.ndarray, period: int, step: float
+    ) -> tuple[np.ndarray, np.ndarray | None, float]:
+        n_bins = self._bins(period, step)
+        index = pd.DatetimeIndex(us.astype("datetime64[us]"))
+        trend = (
+            pd.DataFrame(X, index=index)
+            .rolling(pd.Timedelta(microseconds=period), center=True, min_periods=1)
+            .median()
+            .to_numpy()
+        )
+        detrended = X - trend
+        bins = ((us % period) * n_bins // period).astype(np.int64)
+        profile = np.full((n_bins, X.shape[1]), np.nan)
+        frame = pd.DataFrame(detrended).groupby(bins).median()
+        profile[frame.index.to_numpy()] = frame.to_numpy()
+        profile = _fill_circular(profile)
+        profile -= np.median(profile, axis=0)
+        residual = detrended - self._lookup(profile, us, period)
+        before = robust_spread(detrended)
+        after = robust_spread(residual)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            gains = np.where(before > 0, 1 - after / before, 0.0)
+        return profile, self._noise(residual, bins, n_bins), float(np.mean(gains))
+
+    @staticmethod
+    def _noise(residual: np.ndarray, bins: np.ndarray, n_bins: int) -> np.ndarray | None:
+        """Per-bin noise multipliers (circularly smoothed, median 1), or None when flat."""
+        frame = pd.DataFrame(np.abs(residual - np.median(residual, axis=0))).groupby(bins)
+        spread = np.full((n_bins, residual.shape[1]), np.nan)
+        spread[frame.median().index.to_numpy()] = frame.median().to_numpy()
+        spread = _fill_circular(spread)
+        spread = (np.roll(spread, 1, axis=0) + spread + np.roll(spread, -1, axis=0)) / 3
+        typical = np.median(spread, axis=0)
+        if not (typical > 0).all():
+            return None
+        q10, q90 = np.quantile(spread, [0.1, 0.9], axis=0)
+        if not (q90 > HETEROSCEDASTIC * q10).any():
+            return None
+        return np.clip(spread / typical, *MULTIPLIER_RANGE)
+
+    @staticmethod
+    def _lookup(profile: np.ndarray, us: np.ndarray, period: int) -> np.ndarray:
+        """Linear interpolation between bin centres, around the circle."""
+        n_bins = len(profile)
+        position = (us % period) * n_bins / period - 0.5
+        left = np.floor(position).astype(np.int64)
+        frac = (position - left)[:, None]
+        return (1 - frac) * profile[left % n_bins] + frac * profile[(left + 1) % n_bins]
+
+    def values(self, ts: np.ndarray) -> np.ndarray:
+        """The profile at each timestamp, (n, f)."""
+        if self.profile_ is None or self.period_us is None:
+            raise ValueError("no seasonal profile")
+        return self._lookup(self.profile_, _local_us(ts, self.params.timezone), self.period_us)
+
+    def multipliers(self, ts: np.ndarray) -> np.ndarray:
+        """The noise multiplier at each timestamp, (n, f); ones when the noise is flat."""
+        noise = getattr(self, "noise_", None)
+        if noise is None or self.period_us is None:
+            return np.ones((len(ts), 1 if self.profile_ is None else self.profile_.shape[1]))
+        return self._lookup(noise, _local_us(ts, self.params.timezone), self.period_us)
+
+
+def _fill_circular(profile: np.ndarray) -> np.ndarray:
+    """Empty bins (gaps in every period) take the circular interpolation of their neighbours."""
+    out = profile.copy()
+    n = len(out)
+    for j in range(out.shape[1]):
+        column = out[:, j]
+        known = np.flatnonzero(np.isfinite(column))
+        if len(known) == 0:
+            out[:, j] = 0.0
+            continue
+        x = np.concatenate([known - n, known, known + n])
+        y = np.tile(column[known], 3)
+        out[:, j] = np.interp(np.arange(n), x, y)
+    return out

@@ -1,0 +1,127 @@
+"""Seasonal profile, noise floor, ranking scores and the in-band rule, on real fits."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from detector import DetectorConfig, DetectorError, EnsembleDetector
+from detector.config import SeasonalityParams
+from detector.noise import noise_floor, value_quantum
+from detector.seasonality import SeasonalProfile
+
+STEP = np.timedelta64(5, "m")
+PER_DAY = 288
+
+
+def daily_series(days: int, seed: int = 0, weekly: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Business-hours traffic: 100 at night, 500 at the 14:00 peak, 2% noise."""
+    rng = np.random.default_rng(seed)
+    ts = np.datetime64("2026-03-02T00:00") + STEP * np.arange(days * PER_DAY)
+    hour = (np.arange(len(ts)) % PER_DAY) / 12
+    shape = 100 + 400 * np.exp(-(((hour - 14) / 3.5) ** 2))
+    if weekly:
+        weekday = (np.arange(len(ts)) // PER_DAY) % 7
+        shape = np.where(weekday >= 5, 100 + 0.3 * (shape - 100), shape)
+    return shape * (1 + 0.02 * rng.standard_normal(len(ts))), ts
+
+
+def seasonal_config(**extra: object) -> DetectorConfig:
+    return DetectorConfig.model_validate(
+        {"components": ["robust_residual", "level_shift", "iforest"], **extra}
+    )
+
+
+def test_daily_profile_is_found_and_follows_the_day() -> None:
+    x, ts = daily_series(14)
+    profile = SeasonalProfile(SeasonalityParams())
+    fit = profile.fit(x[:, None], ts)
+    assert fit.period == "daily" and fit.gain > 0.5
+    values = profile.values(ts[:PER_DAY])[:, 0]
+    peak, night = values[14 * 12], values[3 * 12]
+    assert peak - night == pytest.approx(400, rel=0.1)
+
+
+def test_weekly_profile_when_weekends_differ() -> None:
+    x, ts = daily_series(21, weekly=True)
+    fit = SeasonalProfile(SeasonalityParams()).fit(x[:, None], ts)
+    assert fit.period == "weekly"
+
+
+def test_aperiodic_series_has_no_profile() -> None:
+    rng = np.random.default_rng(3)
+    x = np.cumsum(rng.standard_normal(14 * PER_DAY)) * 0.1 + 50 + rng.standard_normal(14 * PER_DAY)
+    ts = np.datetime64("2026-03-02") + STEP * np.arange(len(x))
+    fit = SeasonalProfile(SeasonalityParams()).fit(x[:, None], ts)
+    assert fit.period is None and "no seasonality" in fit.note
+
+
+def test_short_history_is_a_recorded_seasonal_cold_start() -> None:
+    x, ts = daily_series(14)
+    model = EnsembleDetector(seasonal_config()).fit(x[: PER_DAY][:, None], ts=ts[:PER_DAY])
+    assert "seasonal cold start" in model.training_summary["seasonality"]
+    assert model.seasonal_ is None
+
+
+def test_contextual_drop_at_the_peak_is_found_and_band_follows_the_day() -> None:
+    x, ts = daily_series(16)
+    train = 14 * PER_DAY
+    model = EnsembleDetector(seasonal_config()).fit(x[:train, None], ts=ts[:train])
+    assert model.training_summary["seasonality"].startswith("daily")
+    day = x[train:].copy()
+    drop = slice(13 * 12, 14 * 12)  # 13:00-14:00 at 40% below, about the night level x2
+    day[drop] *= 0.6
+    ctx = model.config.context_rows
+    window = np.concatenate([x[train - ctx : train], day])
+    stamps = ts[train - ctx :]
+    found = model.score(window[:, None], ts=stamps)
+    flagged = np.flatnonzero(found.is_anomaly[ctx:])
+    assert flagged.size and drop.start <= flagged.min() < drop.start + 3
+    outside = (flagged < drop.start) | (flagged >= drop.stop + 24)
+    assert not outside.any(), flagged
+    expected = found.expected[ctx:, 0]
+    assert expected[14 * 12 + 24] > 3 * expected[3 * 12]  # the band follows the daily shape
+
+
+def test_seasonal_model_refuses_scores_without_timestamps() -> None:
+    x, ts = daily_series(14)
+    model = EnsembleDetector(seasonal_config()).fit(x[:, None], ts=ts)
+    with pytest.raises(DetectorError, match="timestamps"):
+        model.score(x[:50, None])
+
+
+def test_quantised_series_gets_a_floor_of_one_quantum() -> None:
+    rng = np.random.default_rng(1)
+    levels = rng.choice([10.0, 10.5, 11.0, 11.5, 12.0], size=3000, p=[0.05, 0.1, 0.7, 0.1, 0.05])
+    assert value_quantum(levels) == pytest.approx(0.5)
+    assert noise_floor(levels[:, None], 0.01)[0] == pytest.approx(0.5)
+    assert value_quantum(rng.standard_normal(3000)) == 0.0
+
+
+def test_step_wise_series_does_not_report_thousands_of_sigmas() -> None:
+    # mostly flat with rare one-quantum steps: the MAD of the residuals is 0
+    x = np.full(3000, 20.0)
+    for start in range(100, 3000, 400):
+        x[start : start + 150] = 21.0
+    ts = np.datetime64("2026-03-02") + STEP * np.arange(len(x))
+    model = EnsembleDetector(seasonal_config(threshold="sigma")).fit(x[:, None], ts=ts)
+    residual = model.components["robust_residual"]
+    assert residual.scale_[0] >= 1.0  # one quantum, not ~0
+    assert residual.outputs(x[:, None]).errors.max() <= 1.0 + 1e-9
+    found = model.score(x[:, None], ts=ts)
+    assert found.is_anomaly.mean() < 0.01
+
+
+def test_a_ten_sigma_spike_ranks_above_a_three_sigma_dip() -> None:
+    rng = np.random.default_rng(7)
+    x = 100 + rng.standard_normal(2000)
+    ts = np.datetime64("2026-03-02") + STEP * np.arange(len(x))
+    model = EnsembleDetector(seasonal_config(threshold="sigma")).fit(x[:1500, None], ts=ts[:1500])
+    test = x[1500:].copy()
+    test[200] = 110.0  # 10 sigma
+    test[300] = 97.0  # 3 sigma
+    ctx = model.config.context_rows
+    found = model.score(np.concatenate([x[1500 - ctx : 1500], test])[:, None], ts=ts[1500 - ctx :])
+    score = found.score[ctx:]
+    assert score[200] > score[300]
+    assert score[200] > np.sort(score)[-2] - 1e-12  # the spike ranks first of the whole week
