@@ -5,15 +5,14 @@
         [--out /tmp/anomwatch-bench/seasonal.jsonl | --record]
 
 Data: bench/seasonal_data.py (seeded; contextual drops and surges, spikes, level
-shifts that persist, many clean days). Per series and configuration, as a monitor
-with the default `retrain` policy (anomwatch.config.RetrainPolicy) would see it: the
-model is trained on the first `--train-days` days, then the rows arrive in ticks of
-`--chunk` rows; before a tick the model is refitted on the last `retrain.window` of
-rows when it is older than `retrain.every` (tasks/extract.py:training_reason), and
-the tick is scored with `config.context_rows` rows of context. Flags become alert
-events with the product's tracker (detector.events.track_events, EventParams()
-defaults), the open event carried from tick to tick. `fit`/`score` get the rows'
-timestamps (`ts=`) when the detector accepts them.
+shifts that persist, many clean days). Each series and configuration goes through
+the shipped path of bench/shipped.py, as a monitor with the default `retrain`
+policy sees it: trained on the first `--train-days` days, then the rows arrive in
+ticks of `--chunk` rows; the model is refitted on the last `retrain.window` of rows
+when it is older than `retrain.every`, each tick is scored with
+`config.context_rows` rows of context and the rows' timestamps, and flags become
+alert events with the product's tracker (detector/events.py, EventParams()
+defaults), the open event carried from tick to tick.
 
 Scored with bench/event_scoring.py: an incident is found when an event opens within
 it or within --tolerance minutes of its start; false events are events opened on
@@ -27,13 +26,11 @@ repository by default), or to bench/results/seasonal.jsonl with --record.
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
 import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -47,10 +44,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from anomwatch.config import RetrainPolicy, SeverityPolicy  # noqa: E402
+from bench import shipped  # noqa: E402
 from bench.event_scoring import Labelled, SeriesOutcome, Totals, outcome  # noqa: E402
 from bench.seasonal_data import PER_DAY, Series, generate  # noqa: E402
-from detector import DetectorConfig, EnsembleDetector  # noqa: E402
-from detector.events import EventParams, OpenEvent, track_events  # noqa: E402
+from detector import DetectorConfig  # noqa: E402
+from detector.events import EventParams  # noqa: E402
 
 RECORD = ROOT / "bench" / "results" / "seasonal.jsonl"
 DEFAULT_OUT = Path("/tmp/anomwatch-bench/seasonal.jsonl")
@@ -124,30 +122,7 @@ def configurations(args: argparse.Namespace) -> list[tuple[str, DetectorConfig]]
     return out
 
 
-# -- streaming one series through the product's tick logic ---------------------------
-
-
-def _accepts_ts(method: Callable[..., Any]) -> bool:
-    try:
-        return "ts" in inspect.signature(method).parameters
-    except (TypeError, ValueError):
-        return False
-
-
-def with_ts(method: Callable[..., Any], X: np.ndarray, ts: np.ndarray) -> Any:
-    """Call fit/score with the rows' timestamps when the detector takes them."""
-    if _accepts_ts(method):
-        return method(X, ts=ts)
-    return method(X)
-
-
-def training_rows(ts: np.ndarray, mark: np.datetime64, policy: RetrainPolicy) -> slice:
-    """Rows a retrain at watermark `mark` uses: (mark - window, mark], the newest
-    `max_points` of them (tasks/extract.py)."""
-    window = np.timedelta64(int(policy.window.total_seconds()), "s")
-    lo = int(np.searchsorted(ts, mark - window, side="right"))
-    hi = int(np.searchsorted(ts, mark, side="right"))
-    return slice(max(lo, hi - policy.max_points), hi)
+# -- streaming one series through the shipped path ------------------------------------
 
 
 @dataclass
@@ -156,7 +131,8 @@ class Streamed:
     opened: list[int]  # rows that opened an event
     flagged: int
     points: int
-    fit_seconds: list[float]
+    fits: int
+    fit_seconds: float
     score_seconds: float
 
 
@@ -168,42 +144,26 @@ def stream_series(
     policy: RetrainPolicy,
     critical: float,
 ) -> Streamed:
-    ts = series.ts.astype("datetime64[us]")
-    X = series.values[:, None]
-    every = np.timedelta64(int(policy.every.total_seconds()), "s")
-    params = EventParams()
-    fit_seconds: list[float] = []
-
-    def fit(mark: np.datetime64) -> tuple[EnsembleDetector, np.datetime64]:
-        rows = training_rows(ts, mark, policy)
-        started = time.perf_counter()
-        model = with_ts(EnsembleDetector(config).fit, X[rows], ts[rows])
-        fit_seconds.append(time.perf_counter() - started)
-        return model, ts[rows.stop - 1]
-
-    model, trained_until = fit(ts[train_rows - 1])
-    carried: OpenEvent | None = None
-    opened: list[int] = []
-    flagged = 0
-    score_seconds = 0.0
-    for start in range(train_rows, len(ts), chunk):
-        end = min(start + chunk, len(ts))
-        mark = ts[start - 1]  # the watermark before this tick
-        if trained_until < mark - every:  # tasks/extract.py: model older than retrain.every
-            model, trained_until = fit(mark)
-        ctx = max(0, start - config.context_rows)
-        started = time.perf_counter()
-        detection = with_ts(model.score, X[ctx:end], ts[ctx:end])
-        score_seconds += time.perf_counter() - started
-        new = slice(start - ctx, end - ctx)
-        flags = np.asarray(detection.is_anomaly[new], dtype=bool)
-        scores = np.asarray(detection.score[new], dtype=float)
-        severity = np.where(scores >= critical, 2, 1)  # tasks/score.py severity_of
-        feed = track_events(ts[start:end], flags, scores, severity, params, carried)
-        carried = feed.open
-        opened += (feed.opened_rows() + start).tolist()
-        flagged += int(flags.sum())
-    return Streamed(series.name, opened, flagged, len(ts) - train_rows, fit_seconds, score_seconds)
+    """One series through the shipped path (bench/shipped.py: ticks, retrains, events)."""
+    out = shipped.stream_series(
+        series.values,
+        series.ts,
+        train_rows,
+        config=config,
+        retrain=policy,
+        events=EventParams(),
+        tick_rows=chunk,
+        critical_score=critical,
+    )
+    return Streamed(
+        series.name,
+        np.flatnonzero(out.opened).tolist(),
+        int(out.flags.sum()),
+        len(series.values) - train_rows,
+        out.fits,
+        out.fit_seconds,
+        out.score_seconds,
+    )
 
 
 def _stream_job(job: tuple[Series, DetectorConfig, int, int, RetrainPolicy, float]) -> Streamed:
@@ -363,14 +323,14 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
                 score_streamed(s, r, train_rows, tolerance)
                 for s, r in zip(series, streamed, strict=True)
             ]
-            fits = [f for r in streamed for f in r.fit_seconds]
+            fits = sum(r.fits for r in streamed)
             rows.append(
                 {
                     "name": name,
                     "config": config.model_dump(mode="json"),
                     "summary": summary(Totals(outcomes), days_streamed),
-                    "fits": len(fits),
-                    "fit_seconds_mean": float(np.mean(fits)),
+                    "fits": fits,
+                    "fit_seconds_mean": sum(r.fit_seconds for r in streamed) / max(fits, 1),
                     "score_seconds_per_tick": float(
                         sum(r.score_seconds for r in streamed)
                         / max(1, sum(-(-r.points // args.chunk) for r in streamed))

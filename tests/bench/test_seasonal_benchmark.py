@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import sys
-from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
@@ -18,8 +16,6 @@ from bench.seasonal_benchmark import (  # noqa: E402
     apply_sets,
     main,
     stream_series,
-    training_rows,
-    with_ts,
 )
 from bench.seasonal_data import PER_DAY, Series, generate  # noqa: E402
 from detector import DetectorConfig  # noqa: E402
@@ -71,32 +67,6 @@ def test_the_same_seed_gives_the_same_data() -> None:
     assert [x.incidents for x in a] == [y.incidents for y in b]
 
 
-def test_training_rows_are_the_retrain_window_before_the_watermark() -> None:
-    ts = np.datetime64("2026-01-01T00:00", "us") + np.arange(10 * PER_DAY) * np.timedelta64(5, "m")
-    policy = RetrainPolicy(window=timedelta(days=2))
-    rows = training_rows(ts, ts[5 * PER_DAY - 1], policy)
-    assert (rows.start, rows.stop) == (3 * PER_DAY, 5 * PER_DAY)
-    capped = training_rows(ts, ts[5 * PER_DAY - 1], RetrainPolicy(max_points=100))
-    assert (capped.start, capped.stop) == (5 * PER_DAY - 100, 5 * PER_DAY)
-
-
-def test_timestamps_are_passed_only_to_methods_that_take_them() -> None:
-    seen: list[Any] = []
-
-    def plain(X: np.ndarray) -> str:
-        seen.append(None)
-        return "plain"
-
-    def seasonal(X: np.ndarray, ts: np.ndarray | None = None) -> str:
-        seen.append(ts)
-        return "seasonal"
-
-    ts = np.array(["2026-01-01"], dtype="datetime64[us]")
-    assert with_ts(plain, np.zeros((1, 1)), ts) == "plain"
-    assert with_ts(seasonal, np.zeros((1, 1)), ts) == "seasonal"
-    assert seen[0] is None and seen[1] is ts
-
-
 def test_set_overrides_nested_settings_with_json_values() -> None:
     base = DetectorConfig().model_dump(mode="json")
     out = apply_sets(base, ["contamination=0.002", "iforest.n_estimators=50", "seed=x"])
@@ -131,9 +101,8 @@ def test_a_spike_is_flagged_once_and_opens_one_event(series: list[Series]) -> No
     out = stream_series(probe, config, TRAIN_DAYS * PER_DAY, 12, RetrainPolicy(), 0.999)
     assert spike in out.opened
     assert out.points == len(values) - TRAIN_DAYS * PER_DAY
-    # the first fit, then a refit at the first tick whose watermark is more than a day
-    # past the model's last row: every 25 ticks of 12 rows, 6 times in 7 days
-    assert len(out.fit_seconds) == 1 + 6
+    # the first fit, then a refit a day later: every 24 ticks of 12 rows, 6 times in 7 days
+    assert out.fits == 1 + 6
     # a flag just before the spike would have opened the event there instead
     assert spike - 1 not in out.opened
 
