@@ -198,7 +198,10 @@ def score_streamed(
 
 
 def hours(value: timedelta | None) -> str:
-    return "never" if value is None else f"{value.total_seconds() / 3600:g} h"
+    if value is None:
+        return "never"
+    hours = value.total_seconds() / 3600
+    return f"{hours / 24:g} d" if hours >= 24 and hours % 24 == 0 else f"{hours:g} h"
 
 
 def _fraction(pair: tuple[int, int]) -> str:
