@@ -24,43 +24,47 @@ def test_a_span_past_midnight_keeps_the_end_date() -> None:
     )
 
 
+def event_line(start: datetime, **extra: object) -> dict[str, object]:
+    """One event line as outbox.digest_events gives it."""
+    return {
+        "event_id": 1,
+        "kind": "anomaly",
+        "series": "a",
+        "notice": "opened",
+        "status": "open",
+        "severity": "warning",
+        "started_at": start,
+        "last_at": start + timedelta(minutes=10),
+        "resolved_at": None,
+        "n_points": 3,
+        "peak_score": 0.99,
+        "peak_ts": start,
+        "value": 9.0,
+        "expected": 1.0,
+        "lower": 0.0,
+        "upper": 2.0,
+        "components": "{}",
+        "detail": None,
+        **extra,
+    }
+
+
 def test_a_digest_event_past_midnight_shows_both_dates() -> None:
     from anomwatch.notify.digest import render_digest
 
-    rows = [
-        {
-            "series": "a",
-            "ts": datetime(2026, 11, 20, 23, 55) + timedelta(minutes=5 * i),
-            "value": 9.0,
-            "expected": 1.0,
-            "lower": 0.0,
-            "upper": 2.0,
-            "score": 0.99,
-            "severity": "warning",
-            "components": "{}",
-        }
-        for i in range(3)
-    ]
-    text = render_digest("m", rows, 10, "x").text
-    assert "2026-11-20 23:55:00 to 2026-11-21 00:05:00 (3 points)" in text
+    start = datetime(2026, 11, 20, 23, 55)
+    line = event_line(start, status="resolved", resolved_at=datetime(2026, 11, 21, 1, 5))
+    text = render_digest("m", [line], 10, "x").text
+    assert "since 2026-11-20 23:55:00, 3 points so far, resolved 2026-11-21 01:05:00" in text
+    same_day = event_line(start, status="resolved", resolved_at=datetime(2026, 11, 20, 23, 59))
+    assert ", resolved 23:59:00" in render_digest("m", [same_day], 10, "x").text
 
 
 def test_send_errors_hide_secrets_but_not_the_address() -> None:
     from anomwatch.notify.digest import render_digest
     from anomwatch.notify.send import send_digest
 
-    rows = [
-        {
-            "series": "a",
-            "ts": datetime(2026, 11, 20),
-            "value": 1.0,
-            "expected": None,
-            "severity": "warning",
-            "score": 0.99,
-            "components": "{}",
-        }
-    ]
-    digest = render_digest("m", rows, 10, "x")
+    digest = render_digest("m", [event_line(datetime(2026, 11, 20), expected=None)], 10, "x")
     # port 1: nothing listens; the error names the address, never the password
     outcome = send_digest("json://user:s3cretpassword@127.0.0.1:1/hook", digest, None, 3)
     assert not outcome.ok and outcome.error

@@ -57,8 +57,8 @@ def test_a_monitor_without_auto_tune_gets_no_retrain_deployment(tmp_path: Path) 
         (ROOT / "monitors.yaml")
         .read_text()
         .replace(
-            "      contamination: 0.005",
-            "      contamination: 0.005\n    feedback: {auto_tune: false}",
+            '    schedule: "*/15 * * * *"',
+            '    schedule: "*/15 * * * *"\n    feedback: {auto_tune: false}',
         )
     )
     (tmp_path / "monitors.yaml").write_text(text)

@@ -167,7 +167,8 @@ def test_an_event_held_back_by_the_hourly_cap_is_announced_later_not_dropped(
         monitor = config("sqlite://", hook.port, notify=spec)
         feed(store, monitor, 0, [0.99, 0.99])
         notify_monitor(settings, store, monitor, None, None)
-        feed(store, monitor, 20, [0.9995])  # a new event (after resolve_after), capped
+        feed(store, monitor, 2, [0.0] * 18)  # normal rows: quiet past resolve_after
+        feed(store, monitor, 20, [0.9995])  # a new event, capped
         notify_monitor(settings, store, monitor, None, None)
         assert len(hook.received) == 1
         with store.begin() as conn:  # an hour passes

@@ -117,8 +117,11 @@ def test_email_has_html_and_the_png_plot(tmp_path: Path) -> None:
     assert "host=web-1" in types["text/html"].get_payload(decode=True).decode()
     # the plain-text part keeps each event on one line, not one line per table cell
     plain = types["text/plain"].get_payload(decode=True).decode().splitlines()
-    assert "severity | series | time (UTC) | peak value | expected [band] | score" in plain[2]
-    assert plain[3].startswith("critical | host=web-1 | 2026-11-20 10:05:00 | 91 | 40 [30, 50]")
+    assert "severity | series | event | time (UTC) | peak | components" in plain[2], plain
+    assert plain[3].startswith(
+        "CRITICAL | host=web-1 | escalated | since 2026-11-20 10:05:00, 4 points so far | "
+        "peak 91 at 10:15:00 expected 40 [30, 50]"
+    )
     assert types["image/png"].get_payload(decode=True) == png.read_bytes()
 
 

@@ -78,9 +78,10 @@ def test_repeats_of_a_notified_event_are_suppressed(store) -> None:
     assert create_digest(store, "m", None, TARGETS, NoisePolicy()) is not None
     add(store, "a", 5)
     add(store, "a", 50)
-    add(store, "a", 200)  # far after: a new event
+    # far after (no rows in between: a data gap of resolve_after x resolve_after_rows)
+    add(store, "a", 500)
     digest = create_digest(store, "m", None, TARGETS, NoisePolicy())
-    assert [r["ts"] for r in digest_anomalies(store, digest)] == [T0 + timedelta(minutes=200)]
+    assert [r["ts"] for r in digest_anomalies(store, digest)] == [T0 + timedelta(minutes=500)]
     marks = suppressed(store)
     assert marks[("a", T0 + timedelta(minutes=5))] == "repeat"
     assert marks[("a", T0 + timedelta(minutes=50))] == "repeat"
