@@ -20,7 +20,7 @@ from anomwatch.store.outbox import list_notifications
 from tasks.notify import NotifyReport, configured_targets, notify_monitor
 
 T0 = datetime(2026, 11, 20, 12, 0)
-TIMEOUT = 4.0  # the hanging target is given up on after this
+TIMEOUT = 6.0  # ANOMWATCH_NOTIFY_TIMEOUT_SECONDS: the hanging target is given up on then
 REFERENCE = re.compile(r"anomwatch message (\d+) \(digest (\d+), attempt (\d+)\)$")
 
 
@@ -70,9 +70,10 @@ def test_a_delivered_row_is_marked_sent_while_another_target_still_hangs(
 ) -> None:
     """A crash while the slow target is waited for must not resend the fast one's message."""
     add_anomaly(store)
-    with WebhookReceiver() as fast, WebhookReceiver(delay=TIMEOUT + 3) as slow:
+    with WebhookReceiver() as fast, WebhookReceiver(delay=TIMEOUT + 2) as slow:
         fast_url = f"json://127.0.0.1:{fast.port}/fast"
-        slow_url = f"json://127.0.0.1:{slow.port}/slow"
+        # a socket read timeout above TIMEOUT: the slow send lasts until TIMEOUT itself
+        slow_url = f"json://127.0.0.1:{slow.port}/slow?rto=30"
         monitor = monitor_with(fast_url, slow_url)
         reports: list[NotifyReport] = []
         worker = threading.Thread(
@@ -85,8 +86,8 @@ def test_a_delivered_row_is_marked_sent_while_another_target_still_hangs(
         while not fast.received and time.monotonic() - started < TIMEOUT:
             time.sleep(0.02)
         assert fast.received, "the fast target got nothing"
-        # the slow send is still in flight (until TIMEOUT): the fast row must be sent by now
-        deadline = started + TIMEOUT - 1.0
+        # the slow send is in flight until TIMEOUT: the fast row must be sent before that
+        deadline = started + TIMEOUT - 1.5
         while row_status(store, fast_url) != "sent" and time.monotonic() < deadline:
             time.sleep(0.05)
         fast_status, still_sending = row_status(store, fast_url), worker.is_alive()
