@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, insert, or_, select, update
+from sqlalchemy import Connection, bindparam, insert, or_, select, update
 
 from anomwatch.durations import utcnow
 from anomwatch.store.db import inserted_id
@@ -149,6 +149,8 @@ def apply_events(
             )
         )
     }
+    fresh: list[dict[str, Any]] = []
+    advanced: list[dict[str, Any]] = []
     for series in sorted(points):
         pts = points[series]
         cut = cursors.get(series)
@@ -166,19 +168,24 @@ def apply_events(
             _open_event(row) if row is not None else None,
         )
         _write_feed(conn, monitor, series, pts, feed, row, params, suppressed, now)
-        last = _dt(pts.ts[-1])
-        if cut is None:
-            conn.execute(
-                insert(event_cursors).values(
-                    monitor=monitor, series=series, last_ts=last, updated_at=now
-                )
+        moved = {"monitor": monitor, "series": series, "last_ts": _dt(pts.ts[-1])}
+        (fresh if cut is None else advanced).append({**moved, "updated_at": now})
+    # one statement each for every series' cursor (a tick may have thousands)
+    if fresh:
+        conn.execute(insert(event_cursors), fresh)
+    if advanced:
+        conn.execute(
+            update(event_cursors)
+            .where(
+                event_cursors.c.monitor == bindparam("m"),
+                event_cursors.c.series == bindparam("s"),
             )
-        else:
-            conn.execute(
-                update(event_cursors)
-                .where(event_cursors.c.monitor == monitor, event_cursors.c.series == series)
-                .values(last_ts=last, updated_at=now)
-            )
+            .values(last_ts=bindparam("t"), updated_at=bindparam("u")),
+            [
+                {"m": c["monitor"], "s": c["series"], "t": c["last_ts"], "u": c["updated_at"]}
+                for c in advanced
+            ],
+        )
 
 
 def _write_feed(
