@@ -13,6 +13,7 @@ import re
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from cronsim import CronSim, CronSimError
@@ -82,6 +83,11 @@ class SourceConfig(_Strict):
             raise ValueError("timestamp, series and values columns must all be different")
         return self
 
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        return check_timezone(value)
+
     @field_validator("statement_timeout")
     @classmethod
     def _positive_timeout(cls, value: timedelta) -> timedelta:
@@ -99,6 +105,17 @@ class SourceConfig(_Strict):
             return value
         assert self.url is not None
         return expand_env(self.url, f"monitor {monitor!r}: source.url")
+
+
+def check_timezone(value: str) -> str:
+    """An IANA time zone name (Europe/Berlin, UTC); checked here, not at the first run."""
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"unknown time zone {value!r}; use an IANA name like 'UTC' or 'Europe/Berlin'"
+        ) from None
+    return value
 
 
 def check_cron(value: str) -> str:
@@ -268,6 +285,11 @@ class MonitorConfig(_Strict):
     def _cron(cls, value: str) -> str:
         return check_cron(value)
 
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        return check_timezone(value)
+
     @model_validator(mode="after")
     def _threshold_without_labels(self) -> MonitorConfig:
         if self.detector.threshold == "f1":
@@ -337,7 +359,7 @@ def _describe(error: dict[str, Any], raw: dict[str, Any]) -> str:
 
 def parse_monitors(raw: Any, origin: str = "monitors.yaml") -> MonitorsFile:
     if raw is None:
-        raw = {}
+        raise ConfigError(f"{origin} is empty; add a 'monitors:' list (see README)")
     if not isinstance(raw, dict):
         raise ConfigError(f"{origin}: expected a mapping with a 'monitors' list")
     try:

@@ -26,7 +26,7 @@ from anomwatch.store.runs import (
     register_monitor,
     start_run,
 )
-from flows.runtime import flow_run_id, flow_run_url, run_logger
+from flows.runtime import TickSteps, flow_run_id, flow_run_url, run_logger
 from tasks.batch import BatchResult, batch_task, merge_results
 from tasks.extract import TickData, extract_task
 from tasks.fit import prepare_shared_task
@@ -36,8 +36,20 @@ from tasks.report import anomaly_table_rows, plot_task, run_markdown
 from tasks.score import ScoredBatch
 
 
+def prefect_steps() -> TickSteps:
+    """The tick's steps as Prefect tasks (looked up at call time, so tests can swap them)."""
+    return TickSteps(
+        extract=extract_task,
+        prepare_shared=prepare_shared_task,
+        submit_batch=batch_task.submit,
+        persist=persist_task,
+        plot=plot_task,
+        notify=notify_task,
+    )
+
+
 def _process(
-    monitor: MonitorConfig, settings: Settings, store: Store, tick: TickData
+    monitor: MonitorConfig, settings: Settings, store: Store, tick: TickData, steps: TickSteps
 ) -> BatchResult:
     """Submit one task per batch to the flow's task runner and merge what comes back.
 
@@ -46,10 +58,10 @@ def _process(
     """
     training = [w for w in tick.work.values() if w.history is not None]
     if monitor.lstm_sharing == "per_monitor" and training:
-        prepare_shared_task(monitor, store, settings.models_dir, training)
+        steps.prepare_shared(monitor, store, settings.models_dir, training)
     batches = tick.batches(monitor.batch_size)
     futures = [
-        batch_task.submit(monitor, store.url, settings.models_dir, batch, tick.min_score)
+        steps.submit_batch(monitor, store.url, settings.models_dir, batch, tick.min_score)
         for batch in batches
     ]
     results = []
@@ -65,9 +77,14 @@ def _process(
 
 
 def run_tick(
-    settings: Settings, store: Store, monitor: MonitorConfig, until: datetime | None = None
+    settings: Settings,
+    store: Store,
+    monitor: MonitorConfig,
+    until: datetime | None = None,
+    steps: TickSteps | None = None,
 ) -> dict[str, Any]:
     """One tick under the monitor's lock; every outcome is recorded in `runs`."""
+    steps = steps or prefect_steps()
     log = run_logger()
     until = to_naive_utc(until) if until else utcnow()
     register_monitor(store, monitor.name, monitor.config_hash())
@@ -76,18 +93,18 @@ def run_tick(
     try:
         with monitor_lock(store, monitor.name, timedelta(seconds=settings.lock_timeout_seconds)):
             abandon_stale_runs(store, monitor.name, run_id)
-            tick = extract_task(monitor, store, until)
+            tick = steps.extract(monitor, store, until)
             stats.rows_read = tick.rows_read
-            result = _process(monitor, settings, store, tick)
+            result = _process(monitor, settings, store, tick, steps)
             scored = result.scored
-            new_ids = persist_task(store, monitor.name, run_id, scored)
-            plot = plot_task(
+            new_ids = steps.persist(store, monitor.name, run_id, scored)
+            plot = steps.plot(
                 monitor, scored, settings.plots_dir / monitor.name / f"run-{run_id}.png"
             )
             step = data_step(w.rows[TS_COLUMN].to_numpy() for w in tick.work.values())
             outcome = RunOutcome(training_failures(result.errors))
             check_health(store, monitor, until, step, outcome)
-            report = notify_task(settings, store, monitor, run_id, plot, flow_run_url())
+            report = steps.notify(settings, store, monitor, run_id, plot, flow_run_url())
     except MonitorLockedError as exc:
         finish_run(store, run_id, "skipped", stats, str(exc))
         log.warning(str(exc))
@@ -110,6 +127,7 @@ def run_tick(
     stats.cold_start = len(result.cold_start)
     stats.details = {
         "cold_start": result.cold_start,
+        "seasonality": result.seasonality,
         "errors": result.errors,
         "notes": tick.notes,
         "late_rows": tick.late,
@@ -125,6 +143,7 @@ def run_tick(
         tick.notes
         + [f"{s}: {e}" for s, e in result.errors.items()]
         + [f"{s}: cold start ({m})" for s, m in result.cold_start.items()]
+        + [f"{s}: {m}" for s, m in result.seasonality.items() if "cold start" in m]
     )
     _publish(
         store, monitor.name, run_markdown(monitor, run_id, stats, scored, new_ids, notes), new_ids
@@ -201,6 +220,16 @@ def monitor_tick(
     monitor: str, monitors_file: str | None = None, until: datetime | None = None
 ) -> dict[str, Any]:
     """Scheduled entry point: one tick of one monitor from monitors.yaml."""
+    return tick_monitor(monitor, monitors_file, until)
+
+
+def tick_monitor(
+    monitor: str,
+    monitors_file: str | None = None,
+    until: datetime | None = None,
+    steps: TickSteps | None = None,
+) -> dict[str, Any]:
+    """The flow's body: load the monitor, check the store, run one tick."""
     settings = Settings()
     path = Path(monitors_file) if monitors_file else settings.monitors_file
     store = Store(settings.resolved_store_url)
@@ -211,6 +240,6 @@ def monitor_tick(
         except ConfigError as exc:
             record_failed_run(store, monitor, flow_run_id(), str(exc))
             raise
-        return run_tick(settings, store, config, until)
+        return run_tick(settings, store, config, until, steps)
     finally:
         store.dispose()

@@ -35,6 +35,7 @@ from anomwatch.store.anomalies import AnomalyRecord
 from anomwatch.store.db import Store, inserted_id
 from anomwatch.store.events import SeriesPoints, apply_events
 from anomwatch.store.models_registry import ModelRecord, active_models, deactivate
+from anomwatch.store.runs import register_monitor
 from anomwatch.store.schema import anomalies, backfills
 from detector import DetectorError, EnsembleDetector, ModelIntegrityError
 from detector.shared import SharedLSTMDetector, prefetch_scoring
@@ -128,6 +129,7 @@ def run_backfill(
     chunk_rows: int = 100_000,
     on_progress: Callable[[BackfillProgress], None] | None = None,
 ) -> BackfillProgress:
+    register_monitor(store, monitor.name, monitor.config_hash())  # so `report` etc. know it
     backfill_id, position = _checkpoint(store, monitor.name, since, until)
     start = position or since
     with SourceReader(monitor) as reader:
@@ -305,7 +307,7 @@ class _ChunkScorer:
             return records, event_points(self.monitor, ts, is_flagged, scores)
         assert model.detector is not None
         ts, X, n_ctx = self.with_context(model, ts, X)
-        detection = model.detector.score(X)
+        detection = model.detector.score(X, ts=ts)
         if self.k > 0:
             model.context_ts, model.context_values = ts[-self.k :], X[-self.k :]
         flagged = np.flatnonzero(detection.is_anomaly[n_ctx:]) + n_ctx

@@ -69,6 +69,8 @@ class ModelSet:
     trained: list[str] = field(default_factory=list)
     cold_start: dict[str, str] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
+    # What each newly trained model found of the season (e.g. a seasonal cold start).
+    seasonality: dict[str, str] = field(default_factory=dict)
     # New series: trained on their history, which is their baseline and is not scored.
     baseline_marks: dict[str, datetime] = field(default_factory=dict)
 
@@ -118,7 +120,7 @@ def train_series(
         SharedLSTMDetector(monitor.detector, shared)
         if shared is not None
         else EnsembleDetector(monitor.detector)
-    ).fit(X)
+    ).fit(X, ts=frame[TS_COLUMN].to_numpy("datetime64[us]"))
     version = next_version(store, monitor.name, item.series)
     directory = model_dir(models_root, monitor.name, item.series, version)
     sha256 = detector.save(directory)
@@ -259,6 +261,9 @@ def fit_or_reuse(
             result.errors[item.series] = f"training failed: {exc}"
             continue
         result.trained.append(item.series)
+        found = result.models[item.series].detector.training_summary.get("seasonality")
+        if found:
+            result.seasonality[item.series] = str(found)
         log.info("monitor %s series %s: trained (%s)", monitor.name, item.series, item.train_reason)
         if item.watermark is None and item.history is not None:
             result.baseline_marks[item.series] = item.history[TS_COLUMN].iloc[-1].to_pydatetime()

@@ -81,7 +81,7 @@ def score_series(
     n_ctx = len(frame) - n_new
     values = monitor.source.values
     X = frame[values].to_numpy(float)
-    detection = loaded.detector.score(X)
+    detection = loaded.detector.score(X, ts=ts)
     out.points_scored += n_new
     out.marks[item.series] = ts[is_new][-1].astype("datetime64[us]").item()
     is_anomaly = detection.is_anomaly

@@ -58,7 +58,9 @@ def _when(line: dict[str, Any]) -> str:
     start: datetime = line["started_at"]
     text = f"since {start:%Y-%m-%d %H:%M:%S}, {_points(line['n_points'])} so far"
     if line["kind"] == "anomaly" and line["status"] == "resolved" and line.get("resolved_at"):
-        text += f", resolved {line['resolved_at']:%H:%M:%S}"
+        resolved: datetime = line["resolved_at"]
+        same_day = resolved.date() == start.date()
+        text += f", resolved {resolved:{'%H:%M:%S' if same_day else '%Y-%m-%d %H:%M:%S'}}"
     return text
 
 
@@ -114,6 +116,20 @@ def _text_line(line: dict[str, Any]) -> str:
     return text
 
 
+_CELL = "display:table-cell;border:1px solid #999;padding:4px"
+# Mail clients show the HTML; the plain-text part apprise derives from it keeps each
+# row on one line (a <td> would become a line of its own) with " | " between cells.
+_SEPARATOR = "<span style='display:none'> | </span>"
+
+
+def _html_row(values: Sequence[str], header: bool = False) -> str:
+    weight = ";font-weight:bold" if header else ""
+    cells = _SEPARATOR.join(
+        f"<span style='{_CELL}{weight}'>{html.escape(str(v))}</span>" for v in values
+    )
+    return f"<div style='display:table-row'>{cells}</div>"
+
+
 def _order(line: dict[str, Any]) -> tuple[Any, ...]:
     """Health first, then critical, then by peak score."""
     return (
@@ -166,10 +182,8 @@ def render_digest(
     if len(text) > SLACK_TEXT_LIMIT:
         text = text[: SLACK_TEXT_LIMIT - 20] + "\n... (truncated)"
 
-    rows = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in _cells(x)) + "</tr>"
-        for x in top
-    )
+    header = ("severity", "series", "event", "time (UTC)", "peak", "components")
+    rows = _html_row(header, header=True) + "".join(_html_row(_cells(x)) for x in top)
     more = f"<p>... and {rest} more event(s).</p>" if rest > 0 else ""
     link = (
         f'<p>Flow run: <a href="{html.escape(run_url)}">{html.escape(run_url)}</a></p>'
@@ -178,10 +192,7 @@ def render_digest(
     )
     body_html = (
         f"<html><body><h2>{html.escape(title)}</h2><p>{html.escape(summary)}</p>"
-        "<table border='1' cellpadding='4' cellspacing='0'>"
-        "<tr><th>severity</th><th>series</th><th>event</th><th>time (UTC)</th>"
-        "<th>peak</th><th>components</th></tr>"
-        f"{rows}</table>{more}"
+        f"<div style='display:table;border-collapse:collapse'>{rows}</div>{more}"
         f"<p>See all: <code>{html.escape(history_command)}</code></p>{link}"
         "</body></html>"
     )

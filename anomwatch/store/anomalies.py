@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, and_, insert, select, tuple_, update
+from sqlalchemy import ColumnElement, Connection, and_, insert, select, tuple_, update
 
 from anomwatch.durations import utcnow
 from anomwatch.store.db import Store
@@ -155,9 +155,13 @@ def query_anomalies(
     ids: Sequence[int] | None = None,
     limit: int | None = None,
     newest_first: bool = True,
+    notified: bool | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Stored anomalies matching the filters, streamed (server-side where possible)."""
-    conditions = []
+    conditions: list[ColumnElement[bool]] = []
+    if notified is not None:
+        notified_at = anomalies.c.notified_at
+        conditions.append(notified_at.is_not(None) if notified else notified_at.is_(None))
     if monitor is not None:
         conditions.append(anomalies.c.monitor == monitor)
     if since is not None:

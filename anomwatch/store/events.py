@@ -95,6 +95,7 @@ def _open_event(row: Any) -> OpenEvent:
         peak_ts=np.datetime64(row.peak_ts, "us"),
         severity=SEVERITY_RANK[row.severity],
         n_points=int(row.n_points),
+        quiet_rows=int(row.quiet_rows),
         new_normal=row.status == "new_normal",
         announced_severity=SEVERITY_RANK.get(row.announced_severity or "", 0),
         announced_peak=float(row.announced_peak or 0.0),
@@ -165,7 +166,7 @@ def apply_events(
             params,
             _open_event(row) if row is not None else None,
         )
-        plan.add(monitor, series, pts, feed, row, params, suppressed, now)
+        plan.add(monitor, series, pts, feed, row, suppressed, now)
         moved = {
             "monitor": monitor,
             "series": series,
@@ -187,6 +188,7 @@ _STATE = (
     "peak_ts",
     "severity",
     "n_points",
+    "quiet_rows",
     "announced_severity",
     "announced_peak",
     "notice",
@@ -213,14 +215,13 @@ class _Plan:
         pts: SeriesPoints,
         feed: EventFeed,
         carried_row: Any,
-        params: EventParams,
         suppressed: str | None,
         now: datetime,
     ) -> None:
-        quiet = np.timedelta64(params.resolve_after, "us")
         for ordinal, ev in enumerate(feed.events):
             mine = [t for t in feed.transitions if t.ordinal == ordinal]
-            resolved = any(t.kind == "resolved" for t in mine)
+            resolution = next((t for t in mine if t.kind == "resolved"), None)
+            resolved = resolution is not None
             previous = carried_row if ev.key is not None else None
             notice = previous.notice if previous is not None else None
             if suppressed is None:
@@ -233,7 +234,7 @@ class _Plan:
             state: dict[str, Any] = {
                 "status": "resolved" if resolved else ("new_normal" if ev.new_normal else "open"),
                 "last_at": _dt(ev.last),
-                "resolved_at": _dt(ev.last + quiet) if resolved else None,
+                "resolved_at": _dt(pts.ts[resolution.row]) if resolution is not None else None,
                 "new_normal_at": _dt(pts.ts[turned.row])
                 if turned is not None
                 else (previous.new_normal_at if previous is not None else None),
@@ -242,6 +243,7 @@ class _Plan:
                 "peak_ts": _dt(ev.peak_ts),
                 "severity": SEVERITY_NAME[ev.severity],
                 "n_points": ev.n_points,
+                "quiet_rows": ev.quiet_rows,
                 "announced_severity": SEVERITY_NAME.get(ev.announced_severity),
                 "announced_peak": ev.announced_peak,
                 "notice": notice,

@@ -155,6 +155,7 @@ events = Table(
     Column("peak_ts", Timestamp),
     Column("severity", String(16), nullable=False),
     Column("n_points", Integer, nullable=False),
+    Column("quiet_rows", Integer, nullable=False, server_default="0"),
     Column("announced_severity", String(16)),
     Column("announced_peak", Double),
     Column("detail", Text),  # health: what is wrong, in words

@@ -54,6 +54,7 @@ def upgrade() -> None:
         sa.Column('peak_ts', TIMESTAMP, nullable=True),
         sa.Column('severity', sa.String(length=16), nullable=False),
         sa.Column('n_points', sa.Integer(), nullable=False),
+        sa.Column('quiet_rows', sa.Integer(), server_default='0', nullable=False),
         sa.Column('announced_severity', sa.String(length=16), nullable=True),
         sa.Column('announced_peak', sa.Double(), nullable=True),
         sa.Column('detail', sa.Text(), nullable=True),

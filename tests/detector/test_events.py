@@ -91,9 +91,19 @@ def test_any_split_into_ticks_gives_the_same_events(
     assert kinds == [(t.kind, t.row) for t in whole.transitions]
 
 
-def test_a_flag_after_a_data_gap_longer_than_resolve_after_is_a_new_event() -> None:
+def test_hourly_data_needs_resolve_after_rows_normal_rows_too() -> None:
+    ts = np.datetime64("2026-01-01T00:00") + np.timedelta64(1, "h") * np.arange(40)
+    flags = np.zeros(40, bool)
+    flags[[5, 8, 20]] = True  # 2 normal hours between the first two: still one event
+    feed = track_events(ts, flags, np.full(40, 0.99), np.ones(40, int), EventParams())
+    assert feed.opened_rows().tolist() == [5, 20]
+    assert [t.row for t in feed.transitions if t.kind == "resolved"] == [8 + 6, 20 + 6]
+
+
+def test_a_flag_after_a_long_data_gap_is_a_new_event() -> None:
     """Only flagged rows reach the tracker when no unflagged row was read in between."""
-    ts = np.array(["2026-01-01T00:00", "2026-01-01T00:30", "2026-01-01T03:00"], "datetime64[us]")
+    # quiet for resolve_after (1 h) x resolve_after_rows (6): a gap of 6 h or more
+    ts = np.array(["2026-01-01T00:00", "2026-01-01T00:30", "2026-01-01T06:30"], "datetime64[us]")
     feed = track_events(ts, np.ones(3, bool), np.full(3, 0.99), np.ones(3, int), EventParams())
     assert [(t.kind, t.row) for t in feed.transitions] == [
         ("opened", 0),
