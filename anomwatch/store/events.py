@@ -15,15 +15,14 @@ event; the next digest announces it (anomwatch/store/outbox.py) and clears it.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, insert, or_, select, update
+from sqlalchemy import Connection, bindparam, insert, or_, select, tuple_, update
 
 from anomwatch.durations import utcnow
-from anomwatch.store.db import inserted_id
 from anomwatch.store.schema import anomalies, event_cursors, events
 from detector.events import NOTIFYING, EventFeed, EventParams, OpenEvent, track_events
 
@@ -150,6 +149,7 @@ def apply_events(
             )
         )
     }
+    plan = _Plan()
     for series in sorted(points):
         pts = points[series]
         cut = cursors.get(series)
@@ -166,92 +166,174 @@ def apply_events(
             params,
             _open_event(row) if row is not None else None,
         )
-        _write_feed(conn, monitor, series, pts, feed, row, params, suppressed, now)
-        last = _dt(pts.ts[-1])
-        if cut is None:
-            conn.execute(
-                insert(event_cursors).values(
-                    monitor=monitor, series=series, last_ts=last, updated_at=now
-                )
-            )
-        else:
-            conn.execute(
-                update(event_cursors)
-                .where(event_cursors.c.monitor == monitor, event_cursors.c.series == series)
-                .values(last_ts=last, updated_at=now)
-            )
-
-
-def _write_feed(
-    conn: Connection,
-    monitor: str,
-    series: str,
-    pts: SeriesPoints,
-    feed: EventFeed,
-    carried_row: Any,
-    params: EventParams,
-    suppressed: str | None,
-    now: datetime,
-) -> None:
-    for ordinal, ev in enumerate(feed.events):
-        mine = [t for t in feed.transitions if t.ordinal == ordinal]
-        resolution = next((t for t in mine if t.kind == "resolved"), None)
-        resolved = resolution is not None
-        previous = carried_row if ev.key is not None else None
-        notice = previous.notice if previous is not None else None
-        if suppressed is None:
-            for t in mine:
-                notice = merge_notice(notice, t.kind)
-        values: dict[str, Any] = {
-            "status": "resolved" if resolved else ("new_normal" if ev.new_normal else "open"),
-            "last_at": _dt(ev.last),
-            "resolved_at": _dt(pts.ts[resolution.row]) if resolution is not None else None,
-            "first_score": ev.first_score,
-            "peak_score": ev.peak_score,
-            "peak_ts": _dt(ev.peak_ts),
-            "severity": SEVERITY_NAME[ev.severity],
-            "n_points": ev.n_points,
-            "quiet_rows": ev.quiet_rows,
-            "announced_severity": SEVERITY_NAME.get(ev.announced_severity),
-            "announced_peak": ev.announced_peak,
-            "notice": notice,
+        plan.add(monitor, series, pts, feed, row, suppressed, now)
+        moved = {
+            "monitor": monitor,
+            "series": series,
+            "last_ts": _dt(pts.ts[-1]),
             "updated_at": now,
         }
-        if notice is not None and (previous is None or previous.notice is None):
-            values["notice_at"] = now
-        turned = next((t for t in mine if t.kind == "new_normal"), None)
-        if turned is not None:
-            values["new_normal_at"] = _dt(pts.ts[turned.row])
-        if ev.key is None:
-            event_id = inserted_id(
-                conn.execute(
-                    insert(events).values(
-                        monitor=monitor,
-                        series=series,
-                        kind="anomaly",
-                        started_at=_dt(ev.start),
-                        suppressed=suppressed,
-                        created_at=now,
-                        **values,
+        (plan.new_cursors if cut is None else plan.moved_cursors).append(moved)
+    plan.write(conn, monitor)
+
+
+# Columns an event's feed sets (the same for every row, so they go in one executemany).
+_STATE = (
+    "status",
+    "last_at",
+    "resolved_at",
+    "new_normal_at",
+    "first_score",
+    "peak_score",
+    "peak_ts",
+    "severity",
+    "n_points",
+    "quiet_rows",
+    "announced_severity",
+    "announced_peak",
+    "notice",
+    "notice_at",
+    "updated_at",
+)
+
+
+@dataclass
+class _Plan:
+    """The statements of one apply_events call, executed as a few executemany batches
+    (a tick of thousands of series would otherwise pay per-statement overhead)."""
+
+    inserts: list[dict[str, Any]] = field(default_factory=list)
+    updates: list[dict[str, Any]] = field(default_factory=list)
+    links: list[dict[str, Any]] = field(default_factory=list)  # anomalies -> event
+    new_cursors: list[dict[str, Any]] = field(default_factory=list)
+    moved_cursors: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(
+        self,
+        monitor: str,
+        series: str,
+        pts: SeriesPoints,
+        feed: EventFeed,
+        carried_row: Any,
+        suppressed: str | None,
+        now: datetime,
+    ) -> None:
+        for ordinal, ev in enumerate(feed.events):
+            mine = [t for t in feed.transitions if t.ordinal == ordinal]
+            resolution = next((t for t in mine if t.kind == "resolved"), None)
+            resolved = resolution is not None
+            previous = carried_row if ev.key is not None else None
+            notice = previous.notice if previous is not None else None
+            if suppressed is None:
+                for t in mine:
+                    notice = merge_notice(notice, t.kind)
+            notice_at = previous.notice_at if previous is not None else None
+            if notice is not None and notice_at is None:
+                notice_at = now
+            turned = next((t for t in mine if t.kind == "new_normal"), None)
+            state: dict[str, Any] = {
+                "status": "resolved" if resolved else ("new_normal" if ev.new_normal else "open"),
+                "last_at": _dt(ev.last),
+                "resolved_at": _dt(pts.ts[resolution.row]) if resolution is not None else None,
+                "new_normal_at": _dt(pts.ts[turned.row])
+                if turned is not None
+                else (previous.new_normal_at if previous is not None else None),
+                "first_score": ev.first_score,
+                "peak_score": ev.peak_score,
+                "peak_ts": _dt(ev.peak_ts),
+                "severity": SEVERITY_NAME[ev.severity],
+                "n_points": ev.n_points,
+                "quiet_rows": ev.quiet_rows,
+                "announced_severity": SEVERITY_NAME.get(ev.announced_severity),
+                "announced_peak": ev.announced_peak,
+                "notice": notice,
+                "notice_at": notice_at if notice is not None else None,
+                "updated_at": now,
+            }
+            start = _dt(ev.start)
+            if ev.key is None:
+                self.inserts.append(
+                    {
+                        "monitor": monitor,
+                        "series": series,
+                        "kind": "anomaly",
+                        "started_at": start,
+                        "suppressed": suppressed,
+                        "created_at": now,
+                        **state,
+                    }
+                )
+            else:
+                self.updates.append({"_id": ev.key, **{f"_{k}": v for k, v in state.items()}})
+            rows = np.flatnonzero(feed.row_event == ordinal)
+            if len(rows):
+                self.links.append(
+                    {
+                        "_id": ev.key,
+                        "_series": series,
+                        "_start": start,
+                        "_lo": _dt(pts.ts[rows[0]]),
+                        "_hi": _dt(pts.ts[rows[-1]]),
+                    }
+                )
+
+    def write(self, conn: Connection, monitor: str) -> None:
+        if self.inserts:
+            conn.execute(insert(events), self.inserts)
+            keys = [(r["series"], r["started_at"]) for r in self.inserts]
+            ids = {
+                (r.series, r.started_at): int(r.id)
+                for r in conn.execute(
+                    select(events.c.id, events.c.series, events.c.started_at).where(
+                        events.c.monitor == monitor,
+                        events.c.kind == "anomaly",
+                        tuple_(events.c.series, events.c.started_at).in_(keys),
                     )
                 )
+            }
+            for link in self.links:
+                if link["_id"] is None:
+                    link["_id"] = ids[(link["_series"], link["_start"])]
+        if self.updates:
+            conn.execute(
+                update(events)
+                .where(events.c.id == bindparam("_id"))
+                .values({k: bindparam(f"_{k}") for k in _STATE}),
+                self.updates,
             )
-        else:
-            event_id = ev.key
-            conn.execute(update(events).where(events.c.id == event_id).values(**values))
-        rows = np.flatnonzero(feed.row_event == ordinal)
-        if len(rows):
+        if self.links:
             conn.execute(
                 update(anomalies)
                 .where(
                     anomalies.c.monitor == monitor,
-                    anomalies.c.series == series,
-                    anomalies.c.ts >= _dt(pts.ts[rows[0]]),
-                    anomalies.c.ts <= _dt(pts.ts[rows[-1]]),
+                    anomalies.c.series == bindparam("_series"),
+                    anomalies.c.ts >= bindparam("_lo"),
+                    anomalies.c.ts <= bindparam("_hi"),
                     anomalies.c.event_id.is_(None),
                     or_(anomalies.c.suppressed.is_(None), anomalies.c.suppressed != "classifier"),
                 )
-                .values(event_id=event_id)
+                .values(event_id=bindparam("_id")),
+                [{k: v for k, v in link.items() if k != "_start"} for link in self.links],
+            )
+        if self.new_cursors:
+            conn.execute(insert(event_cursors), self.new_cursors)
+        if self.moved_cursors:
+            conn.execute(
+                update(event_cursors)
+                .where(
+                    event_cursors.c.monitor == bindparam("_m"),
+                    event_cursors.c.series == bindparam("_s"),
+                )
+                .values(last_ts=bindparam("_t"), updated_at=bindparam("_u")),
+                [
+                    {
+                        "_m": c["monitor"],
+                        "_s": c["series"],
+                        "_t": c["last_ts"],
+                        "_u": c["updated_at"],
+                    }
+                    for c in self.moved_cursors
+                ],
             )
 
 
