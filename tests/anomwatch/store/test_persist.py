@@ -99,6 +99,20 @@ def test_expired_lock_is_taken_over(store) -> None:
         assert holder != "crashed-run"
 
 
+def test_refusal_names_the_holder_and_a_late_release_frees_only_its_own_lock(store) -> None:
+    from anomwatch.store.locks import acquire, release
+
+    acquire(store, "m1", "slow-run", timedelta(seconds=-1))  # expired while still running
+    acquire(store, "m1", "new-run", timedelta(minutes=5))  # takes m1 over
+    release(store, "m1", "slow-run")  # the slow run ends: must not free new-run's lock
+    with pytest.raises(
+        MonitorLockedError,
+        match=r"^monitor 'm1' is already running since \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC "
+        r"by new-run; this run exits without doing work$",
+    ):
+        acquire(store, "m1", "third-run", timedelta(minutes=5))
+
+
 def test_daily_counts_view_for_bi_tools(store) -> None:
     from sqlalchemy import text
 
