@@ -7,7 +7,13 @@ import numpy as np
 import pytest
 
 from detector.config import DynamicThresholdParams
-from detector.thresholds import _pruned, dynamic_threshold, noise_sigma, quantile_threshold
+from detector.thresholds import (
+    _pruned,
+    dynamic_threshold,
+    noise_sigma,
+    quantile_threshold,
+    sigma_threshold,
+)
 
 
 def ripple_with_two_bumps() -> np.ndarray:
@@ -84,3 +90,10 @@ def test_quantile_threshold_flags_at_most_the_contamination_even_with_ties() -> 
     assert quantile_threshold(np.full(10, 0.995), 0.05) == np.nextafter(0.995, np.inf)
     assert quantile_threshold(np.array([]), 0.05) == 0.95
     assert quantile_threshold(np.array([0.2, 0.3]), 0.01) == 0.99  # never below 1 - c
+
+
+def test_sigma_threshold_falls_back_to_the_std_when_the_mad_is_zero() -> None:
+    assert sigma_threshold(np.full(10, 2.0), 3.0) == 5.0  # no spread at all: 1.0
+    mostly_zero = np.array([0.0] * 9 + [5.0])  # MAD 0, std 1.5
+    assert sigma_threshold(mostly_zero, 3.0) == pytest.approx(4.5)
+    assert sigma_threshold(np.array([1.0, 2.0, 3.0]), 2.0) == pytest.approx(2 + 2 * 1.4826)
