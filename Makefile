@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint lock clean
+.PHONY: setup demo test lint lock clean mutation
 
 setup: $(STAMP)
 
@@ -22,6 +22,13 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
+# Mutation testing of the guarantee modules ([tool.mutmut] in pyproject.toml); slow, not in CI.
+# Survivors: .venv/bin/mutmut results, .venv/bin/mutmut show NAME.
+mutation: $(STAMP)
+	rm -rf mutants
+	nice -n 10 $(BIN)/mutmut run --max-children 2
+	$(BIN)/python bench/mutation_score.py
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
@@ -32,4 +39,4 @@ lock:
 	/tmp/anomwatch-lock/bin/pip freeze --exclude anomwatch > requirements.lock
 
 clean:
-	rm -rf $(VENV) .anomwatch demo-output
+	rm -rf $(VENV) .anomwatch demo-output mutants

@@ -78,8 +78,12 @@ def test_bad_apprise_target_is_a_config_error_naming_the_monitor() -> None:
 
 
 def test_duplicate_names_and_bad_name() -> None:
-    assert "used twice" in errors_of({"monitors": [monitor(), monitor()]})
-    assert "name" in errors_of({"monitors": [monitor(name="Web CPU!")]})
+    assert errors_of({"monitors": [monitor(), monitor()]}).endswith(
+        "monitor name 'web-cpu' is used twice"
+    )
+    assert errors_of({"monitors": [monitor(name="Web CPU!")]}).endswith(
+        "monitor 'Web CPU!': name: String should match pattern '^[a-z0-9][a-z0-9-]{0,62}$'"
+    )
 
 
 def test_unknown_monitor_lists_known_ones() -> None:
@@ -119,9 +123,31 @@ def test_load_monitors_file_errors(tmp_path: Path) -> None:
     assert [m.name for m in load_monitors(good).monitors] == ["web-cpu"]
 
 
-def test_example_monitors_file_in_repo_is_valid() -> None:
-    parsed = load_monitors(Path(__file__).resolve().parents[2] / "monitors.yaml")
-    assert parsed.monitors
+def test_example_monitors_file_in_repo_reads_the_demo_metrics(tmp_path: Path) -> None:
+    """Each example monitor reads real rows from the table the demo writes."""
+    from datetime import datetime, timedelta
+
+    from anomwatch.demo import HOSTS, METRICS, simulate, write_rows
+    from anomwatch.source import SourceReader
+
+    demo_url = "sqlite:///.anomwatch/demo/metrics.db"
+    text = (Path(__file__).resolve().parents[2] / "monitors.yaml").read_text()
+    assert demo_url in text
+    url = f"sqlite:///{tmp_path / 'metrics.db'}"
+    start = datetime(2026, 11, 20)
+    write_rows(url, simulate(start, start + timedelta(hours=1)))
+    example = tmp_path / "monitors.yaml"
+    example.write_text(text.replace(demo_url, url))
+    parsed = load_monitors(example)
+    assert [m.name for m in parsed.monitors] == ["demo-hosts", "demo-cpu"]
+    per_series = {}
+    for m in parsed.monitors:
+        reader = SourceReader(m)
+        frame = reader.read_range(None, start + timedelta(hours=2)).frame
+        reader.close()
+        per_series[m.name] = frame.groupby("series").size().to_dict()
+    assert per_series["demo-hosts"] == {f"host={h},metric={k}": 12 for h in HOSTS for k in METRICS}
+    assert per_series["demo-cpu"] == {f"host={h}": 12 for h in HOSTS}
 
 
 def test_targets_with_their_own_severity_floor() -> None:

@@ -142,6 +142,34 @@ def test_a_rerun_replaces_the_table_and_its_index_row(store: Store, tmp_path: Pa
     assert row["n_points"] == 400
 
 
+def test_a_failed_rerun_leaves_the_old_table_and_index_row(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rerun dies after its first chunk of rows is written (say, the disk fills)."""
+    import anomwatch.offline as offline
+
+    csv = write_csv(tmp_path / "m.csv", n=600)
+    detect_files(store, [csv], options(tmp_path, 0.02))
+    before = table_rows(store, "detect_m_c0_02")
+    real_chunks = offline._row_chunks
+
+    def chunks_then_crash(*args, **kwargs):  # type: ignore[no-untyped-def]
+        for i, chunk in enumerate(real_chunks(*args, **kwargs)):
+            if i == 1:
+                raise OSError("No space left on device")
+            yield chunk
+
+    monkeypatch.setattr(offline, "INSERT_CHUNK", 100)
+    monkeypatch.setattr(offline, "_row_chunks", chunks_then_crash)
+    write_csv(csv, n=400, spikes=[200])
+    with pytest.raises(OSError, match="No space left"):
+        detect_files(store, [csv], options(tmp_path, 0.02))
+    assert table_rows(store, "detect_m_c0_02") == before
+    assert detect_tables(store) == {"detect_m_c0_02"}  # the half-written staging table is gone
+    (row,) = index_rows(store).values()
+    assert (row["n_points"], row["rows_stored"]) == (600, 600)
+
+
 def test_only_anomalies_stores_just_the_flagged_points(store: Store, tmp_path: Path) -> None:
     csv = write_csv(tmp_path / "m.csv")
     detect_files(store, [csv], options(tmp_path, 0.01, only_anomalies=True))

@@ -282,7 +282,7 @@ def test_bad_cron_records_a_failed_run(sqlite_databases, tmp_path, monkeypatch) 
     dep.store.dispose()
 
 
-def test_empty_source_records_cold_start_not_an_error(sqlite_databases, tmp_path, monkeypatch):
+def test_too_few_rows_record_cold_start_not_an_error(sqlite_databases, tmp_path, monkeypatch):
     dep = Deployment(sqlite_databases, tmp_path, monkeypatch, [])
     write_rows(dep.source_url, rows(T0 - timedelta(hours=1), T0))  # 12 rows/series: too few
     result = dep.tick(T0)

@@ -111,7 +111,7 @@ def test_auto_tune_off_leaves_the_threshold_alone(web, tmp_path: Path) -> None:
     assert n_thresholds(web) == 0
 
 
-def test_classifier_needs_both_kinds_else_the_threshold_alone_is_tuned(web, tmp_path) -> None:
+def test_with_both_label_kinds_a_classifier_is_stored_with_the_threshold(web, tmp_path) -> None:
     add_labelled(web, 24)
     # 12 true / 12 false positives: a classifier is trained and stored with the threshold
     outcome = retune_from_feedback(monitor(min_labels=20, classifier="tree"), web, tmp_path)
@@ -119,6 +119,8 @@ def test_classifier_needs_both_kinds_else_the_threshold_alone_is_tuned(web, tmp_
     assert outcome.tuning.after.classifier == "tree v1"
     with web.begin() as conn:
         assert conn.execute(select(func.count()).select_from(classifiers)).scalar_one() == 1
+    assert n_thresholds(web) == 1
+    # the other branch (one kind too rare: threshold alone) is the next test
 
 
 def test_classifier_skipped_with_the_reason_when_one_label_kind_is_rare(web, tmp_path) -> None:

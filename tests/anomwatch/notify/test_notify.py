@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from notify_servers import SmtpServer  # noqa: E402
 
 from anomwatch.notify.digest import render_digest  # noqa: E402
-from anomwatch.notify.send import send_digest  # noqa: E402
+from anomwatch.notify.send import _scrub, send_digest  # noqa: E402
 from anomwatch.notify.targets import check_target, masked, target_id  # noqa: E402
 from anomwatch.receiver import WebhookReceiver  # noqa: E402
 
@@ -138,6 +138,13 @@ def test_failures_are_reported_not_raised_and_hanging_peer_is_bounded() -> None:
         elapsed = time.monotonic() - started
     assert elapsed < 5, f"a peer hanging 12 s held the send for {elapsed:.1f} s"
     assert not outcome.ok
+
+
+def test_send_errors_lose_every_url_piece_long_enough_to_be_a_secret() -> None:
+    url = "json://user:s3cret@127.0.0.1:9/hook?token=abcdef123456"
+    message = "POST to 127.0.0.1 as user failed: s3cret rejected (token abcdef123456)"
+    # pieces of six characters or more between / : @ ? & = # go; short ones stay
+    assert _scrub(message, url) == "POST to *** as user failed: *** rejected (token ***)"
 
 
 def test_targets_are_checked_and_masked() -> None:

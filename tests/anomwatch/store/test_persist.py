@@ -80,6 +80,39 @@ def test_query_filters(store) -> None:
     assert newest == ["host=db-1", "host=web-2"]
 
 
+def test_every_query_filter_keeps_exactly_the_matching_anomalies(store) -> None:
+    """The filters behind `anomwatch anomalies list`: bounds inclusive, series exact
+    or a glob (* and ?; % and _ are literal characters)."""
+    records = [
+        record("host=a_1", 0, score=0.95),
+        record("host=ab1", 5, score=0.99, severity="critical"),
+        record("host=a%1", 10, score=0.97),
+    ]
+    persist_tick(store, "m1", None, records, {})
+    other = record("host=a_1", 0)
+    persist_tick(store, "m2", None, [AnomalyRecord(**{**other.__dict__, "monitor": "m2"})], {})
+
+    def series(**filters) -> list[str]:  # type: ignore[no-untyped-def]
+        return [r["series"] for r in query_anomalies(store, **{"monitor": "m1", **filters})]
+
+    assert series() == ["host=a%1", "host=ab1", "host=a_1"]  # newest first
+    assert series(newest_first=False) == ["host=a_1", "host=ab1", "host=a%1"]
+    assert series(limit=1) == ["host=a%1"]
+    assert len(list(query_anomalies(store))) == 4  # no monitor: every monitor
+    assert series(since=T0 + timedelta(minutes=5)) == ["host=a%1", "host=ab1"]
+    assert series(until=T0 + timedelta(minutes=5)) == ["host=ab1", "host=a_1"]
+    assert series(series="host=a_1") == ["host=a_1"]
+    assert series(series="host=a_*") == ["host=a_1"]
+    assert series(series="host=a%*") == ["host=a%1"]
+    assert series(series="host=a?1") == ["host=a%1", "host=ab1", "host=a_1"]
+    assert series(min_score=0.97) == ["host=a%1", "host=ab1"]
+    assert series(min_severity="critical") == ["host=ab1"]
+    assert series(status="open") == ["host=a%1", "host=ab1", "host=a_1"]
+    assert series(status="acknowledged") == []
+    first = next(query_anomalies(store, monitor="m1", newest_first=False))
+    assert [r["id"] for r in query_anomalies(store, ids=[first["id"]])] == [first["id"]]
+
+
 def test_second_holder_of_a_monitor_lock_is_refused(store) -> None:
     with (
         monitor_lock(store, "m1", timedelta(minutes=5)),
@@ -97,6 +130,20 @@ def test_expired_lock_is_taken_over(store) -> None:
     acquire(store, "m1", "crashed-run", timedelta(seconds=-1))
     with monitor_lock(store, "m1", timedelta(minutes=5)) as holder:
         assert holder != "crashed-run"
+
+
+def test_refusal_names_the_holder_and_a_late_release_frees_only_its_own_lock(store) -> None:
+    from anomwatch.store.locks import acquire, release
+
+    acquire(store, "m1", "slow-run", timedelta(seconds=-1))  # expired while still running
+    acquire(store, "m1", "new-run", timedelta(minutes=5))  # takes m1 over
+    release(store, "m1", "slow-run")  # the slow run ends: must not free new-run's lock
+    with pytest.raises(
+        MonitorLockedError,
+        match=r"^monitor 'm1' is already running since \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC "
+        r"by new-run; this run exits without doing work$",
+    ):
+        acquire(store, "m1", "third-run", timedelta(minutes=5))
 
 
 def test_daily_counts_view_for_bi_tools(store) -> None:

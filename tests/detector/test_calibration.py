@@ -1,0 +1,55 @@
+"""EmpiricalCalibrator on samples small enough to work out by hand."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from detector.calibration import EmpiricalCalibrator
+
+
+def test_mid_rank_cdf_below_the_tail_and_an_exponential_tail_above_it() -> None:
+    cal = EmpiricalCalibrator().fit(np.arange(100, 0, -1))  # 1..100, any order
+    # the tail starts at the 95% quantile, 1 + 0.95 * 99; its scale is the mean excess
+    # of 96..100 over it
+    assert cal.tail_start_ == pytest.approx(95.05)
+    assert cal.tail_scale_ == pytest.approx(2.95)
+    scores = cal.transform(np.array([0.0, 50.0, 95.05, 96.0, 100.0, 1000.0]))
+    assert scores[0] == 0.0
+    assert scores[1] == pytest.approx((49 + 50) / 2 / 101)  # 49 below, 1 tied
+    assert scores[2] == pytest.approx(95 / 101)  # at the tail start: the CDF alone
+    assert scores[3] == pytest.approx(1 - 0.05 * math.exp(-0.95 / 2.95))  # tail > CDF
+    assert scores[4] == pytest.approx(1 - 0.05 * math.exp(-4.95 / 2.95))
+    assert 1 - 1e-12 < scores[5] <= 1.0
+
+
+def test_the_tail_never_lowers_the_cdf() -> None:
+    # five training scores just above the tail start and one far out (a wide tail):
+    # just past them the exponential tail says about 0.95, the CDF 100/102
+    train = [*range(1, 96), 95.2, 95.3, 95.4, 95.5, 95.6, 1000.0]
+    cal = EmpiricalCalibrator().fit(np.array(train))
+    assert cal.tail_start_ == pytest.approx(95.2)
+    assert cal.tail_scale_ == pytest.approx((0.1 + 0.2 + 0.3 + 0.4 + 904.8) / 5)
+    assert 1 - 0.05 * math.exp(-0.5 / cal.tail_scale_) < 0.951
+    assert cal.transform(np.array([95.7]))[0] == pytest.approx(100 / 102)
+
+
+def test_no_excess_over_the_tail_start_falls_back_to_the_spread() -> None:
+    cal = EmpiricalCalibrator().fit(np.array([0.0] * 10 + [1.0] * 10))
+    assert cal.tail_start_ == 1.0 and cal.tail_scale_ == pytest.approx(0.5)  # std
+    assert cal.transform(np.array([2.0]))[0] == pytest.approx(1 - 0.05 * math.exp(-2.0))
+
+
+def test_a_constant_sample_scores_its_value_mid_rank_and_anything_else_near_one() -> None:
+    cal = EmpiricalCalibrator().fit(np.full(10, 3.0))
+    assert cal.tail_scale_ == 1e-12
+    low, same, high = cal.transform(np.array([2.0, 3.0, 3.0001]))
+    assert (low, high) == (0.0, 1.0)
+    assert same == pytest.approx(5 / 11)
+
+
+def test_an_empty_sample_is_refused() -> None:
+    with pytest.raises(ValueError, match="cannot calibrate on an empty score sample"):
+        EmpiricalCalibrator().fit(np.array([]))
