@@ -48,13 +48,11 @@ def test_consecutive_anomalies_are_one_event_paged_at_its_first_row() -> None:
     assert opened(stamps(100), [10, 11, 12, 40, 41]) == [10, 40]
 
 
-def test_the_quiet_time_that_ends_an_event_is_read_from_the_files_rows() -> None:
+def test_an_event_ends_after_the_quiet_time_of_the_events_settings() -> None:
     ts = stamps(100)
-    # resolve_after is 1 h = 12 rows: a flag exactly 1 h after the last one still joins it
-    # (no unflagged row at or past the quiet time came before it); one row later it does not
-    assert EventParams().resolve_after.total_seconds() == 3600
-    assert opened(ts, [10, 22]) == [10]
-    assert opened(ts, [10, 23]) == [10, 23]
+    assert EventParams().resolve_after.total_seconds() == 3600  # 12 rows
+    assert opened(ts, [10, 16, 25]) == [10]  # gaps of 30 and 45 minutes
+    assert opened(ts, [10, 30, 31]) == [10, 30]  # a gap of 100 minutes
 
 
 def test_events_equal_those_the_product_forms_tick_by_tick() -> None:
