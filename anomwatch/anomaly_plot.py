@@ -25,8 +25,10 @@ from matplotlib.figure import Figure  # noqa: E402
 from sqlalchemy import String, cast, select  # noqa: E402
 
 from anomwatch.config import MonitorConfig  # noqa: E402
+from anomwatch.durations import format_span  # noqa: E402
 from anomwatch.source import DEFAULT_SERIES, SERIES_COLUMN, TS_COLUMN, SourceReader  # noqa: E402
 from anomwatch.store.db import Store  # noqa: E402
+from anomwatch.store.model_paths import from_stored  # noqa: E402
 
 
 def parse_series_key(key: str, columns: list[str]) -> dict[str, str]:
@@ -137,7 +139,9 @@ def model_band(
     from detector import EnsembleDetector
 
     detector = EnsembleDetector.load(Path(artifact_path), sha256)
-    detection = detector.score(frame[values].to_numpy(float))
+    detection = detector.score(
+        frame[values].to_numpy(float), ts=frame[TS_COLUMN].to_numpy("datetime64[us]")
+    )
     return Band(
         expected=detection.expected[:, 0],
         lower=detection.lower[:, 0],
@@ -229,8 +233,7 @@ class AnomalyPlot:
 
     def describe(self) -> str:
         return (
-            f"{self.rows} source rows {self.start:%Y-%m-%d %H:%M} to {self.end:%H:%M}; "
-            f"band: {self.band_origin}"
+            f"{self.rows} source rows {format_span(self.start, self.end)}; band: {self.band_origin}"
         )
 
     def save(self, path: Path) -> Path:
@@ -266,7 +269,7 @@ def anomaly_plot(
             band = model_band(
                 frame,
                 config.source.values,
-                detail["model_artifact_path"],
+                from_stored(detail["model_artifact_path"]),
                 detail["model_sha256"],
                 detail["model_version"],
             )

@@ -13,6 +13,7 @@ import re
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from cronsim import CronSim, CronSimError
@@ -29,6 +30,7 @@ from anomwatch.durations import parse_duration
 from anomwatch.envvars import expand_env
 from anomwatch.errors import ConfigError, UnknownMonitorError
 from detector import DetectorConfig
+from detector.events import EventParams
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
 
@@ -81,6 +83,11 @@ class SourceConfig(_Strict):
             raise ValueError("timestamp, series and values columns must all be different")
         return self
 
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        return check_timezone(value)
+
     @field_validator("statement_timeout")
     @classmethod
     def _positive_timeout(cls, value: timedelta) -> timedelta:
@@ -98,6 +105,17 @@ class SourceConfig(_Strict):
             return value
         assert self.url is not None
         return expand_env(self.url, f"monitor {monitor!r}: source.url")
+
+
+def check_timezone(value: str) -> str:
+    """An IANA time zone name (Europe/Berlin, UTC); checked here, not at the first run."""
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"unknown time zone {value!r}; use an IANA name like 'UTC' or 'Europe/Berlin'"
+        ) from None
+    return value
 
 
 def check_cron(value: str) -> str:
@@ -163,18 +181,18 @@ class NotifyConfig(_Strict):
     max_messages_per_hour: int = Field(
         6, gt=0, description="digests per hour; later anomalies wait for the next digest"
     )
-    event_gap: timedelta = Field(
-        timedelta(minutes=15), description="anomalous points closer than this form one event"
-    )
-    repeat_window: timedelta = Field(
-        timedelta(hours=1),
-        description="an anomaly this close after a notified one of the same series is a repeat",
-    )
 
-    @field_validator("event_gap", "repeat_window", mode="before")
+    @model_validator(mode="before")
     @classmethod
-    def _duration(cls, value: Any) -> timedelta:
-        return parse_duration(value)
+    def _replaced_keys(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for key in ("event_gap", "repeat_window"):
+                if key in data:
+                    raise ValueError(
+                        f"notify.{key} was replaced by alert events: remove it and set "
+                        "events.resolve_after (quiet time that ends an event, default 1h)"
+                    )
+        return data
 
     @field_validator("targets")
     @classmethod
@@ -193,6 +211,54 @@ class NotifyConfig(_Strict):
         ]
 
 
+class EventsPolicy(EventParams):
+    """When anomalous points form one alert and when it speaks again (durations as '1h')."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @field_validator("resolve_after", "new_normal_after", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> timedelta | None:
+        return None if value is None else parse_duration(value)
+
+    @field_validator("resolve_after", "new_normal_after")
+    @classmethod
+    def _positive(cls, value: timedelta | None) -> timedelta | None:
+        if value is not None and value.total_seconds() <= 0:
+            raise ValueError("must be a positive duration, e.g. '30m' or '6h'")
+        return value
+
+
+class HealthPolicy(_Strict):
+    """When the monitoring itself is broken: each failing check opens a health event."""
+
+    enabled: bool = Field(True, description="false: no health events for this monitor")
+    failed_runs: int = Field(3, ge=1, description="this many failed runs in a row")
+    expect_data_every: timedelta | None = Field(
+        None,
+        description="no new source rows for longer than this is 'no data'; "
+        "null = 3 times the data's own step",
+    )
+    notify_pending_after: timedelta = Field(
+        timedelta(hours=1), description="a message still unsent this long after it was made"
+    )
+    training_failures: int = Field(
+        3, ge=1, description="this many runs in a row in which a series' training failed"
+    )
+
+    @field_validator("expect_data_every", "notify_pending_after", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> timedelta | None:
+        return None if value is None else parse_duration(value)
+
+    @field_validator("expect_data_every", "notify_pending_after")
+    @classmethod
+    def _positive(cls, value: timedelta | None) -> timedelta | None:
+        if value is not None and value.total_seconds() <= 0:
+            raise ValueError("must be a positive duration, e.g. '15m' or '1h'")
+        return value
+
+
 class MonitorConfig(_Strict):
     name: Annotated[str, Field(pattern=NAME_PATTERN)]
     description: str = ""
@@ -203,6 +269,8 @@ class MonitorConfig(_Strict):
     retrain: RetrainPolicy = Field(default_factory=RetrainPolicy)
     severity: SeverityPolicy = Field(default_factory=SeverityPolicy)
     notify: NotifyConfig = Field(default_factory=NotifyConfig)
+    events: EventsPolicy = Field(default_factory=EventsPolicy)
+    health: HealthPolicy = Field(default_factory=HealthPolicy)
     feedback: FeedbackPolicy = Field(default_factory=FeedbackPolicy)
     batch_size: int = Field(200, gt=0, description="series per parallel fit/score task")
     lstm_sharing: Literal["per_series", "per_monitor"] = Field(
@@ -216,6 +284,11 @@ class MonitorConfig(_Strict):
     @classmethod
     def _cron(cls, value: str) -> str:
         return check_cron(value)
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        return check_timezone(value)
 
     @model_validator(mode="after")
     def _threshold_without_labels(self) -> MonitorConfig:
@@ -286,7 +359,7 @@ def _describe(error: dict[str, Any], raw: dict[str, Any]) -> str:
 
 def parse_monitors(raw: Any, origin: str = "monitors.yaml") -> MonitorsFile:
     if raw is None:
-        raw = {}
+        raise ConfigError(f"{origin} is empty; add a 'monitors:' list (see README)")
     if not isinstance(raw, dict):
         raise ConfigError(f"{origin}: expected a mapping with a 'monitors' list")
     try:

@@ -49,3 +49,21 @@ def parse_time(text: str, now: datetime | None = None) -> datetime:
             f"invalid time {text!r}: use an ISO time like 2026-11-20T10:00 or a duration "
             "ago like 24h or 7d"
         ) from None
+
+
+def format_duration(value: timedelta) -> str:
+    """A length for people: "3h 40m", "2d 4h", "5m", "45s" (not "0 days 03:40:00")."""
+    seconds = int(round(abs(value.total_seconds())))
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        amount, seconds = divmod(seconds, size)
+        if amount:
+            parts.append(f"{amount}{unit}")
+    return ("-" if value.total_seconds() < 0 else "") + (" ".join(parts[:2]) or "0s")
+
+
+def format_span(start: datetime, end: datetime, seconds: bool = False) -> str:
+    """ "2026-11-20 10:05 to 10:20", with the end's date when it is another day."""
+    clock = "%H:%M:%S" if seconds else "%H:%M"
+    end_format = clock if end.date() == start.date() else f"%Y-%m-%d {clock}"
+    return f"{start:%Y-%m-%d {clock}} to {end:{end_format}}"

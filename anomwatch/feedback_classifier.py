@@ -27,6 +27,7 @@ from sqlalchemy import Connection, func, insert, select, update
 
 from anomwatch.durations import utcnow
 from anomwatch.store.db import Store
+from anomwatch.store.model_paths import from_stored, to_stored
 from anomwatch.store.schema import classifiers
 from detector.errors import ModelIntegrityError
 from detector.persistence import read_artifact, write_artifact
@@ -118,7 +119,7 @@ def active_classifier(store: Store, monitor: str) -> LoadedClassifier | None:
     with _cache_lock:
         estimator = _cache.get(key)
     if estimator is None:
-        state, _ = read_artifact(Path(row.artifact_path), row.sha256)
+        state, _ = read_artifact(Path(from_stored(row.artifact_path)), row.sha256)
         estimator = state["estimator"]
         with _cache_lock:
             _cache[key] = estimator
@@ -159,7 +160,7 @@ def save_classifier(
             kind=kind,
             features=json.dumps(features),
             n_labels=n_labels,
-            artifact_path=str(directory),
+            artifact_path=to_stored(directory),
             sha256=sha256,
             metrics=json.dumps(metrics),
             trained_by=who,

@@ -89,8 +89,8 @@ def parse_contaminations(text_value: str) -> list[float]:
 
 def parse_components(text_value: str | None) -> list[str]:
     """'iforest,robust_residual' -> a list of known detector components."""
-    if text_value is None:
-        return list(DetectorConfig().components)
+    if text_value is None:  # detect sweeps contaminations: the forest's quantile is its subject
+        return ["iforest"]
     known = get_args(ComponentName)
     names = [p.strip() for p in text_value.split(",") if p.strip()]
     unknown = [n for n in names if n not in known]
@@ -328,11 +328,14 @@ def analyse(data: CSVData, contamination: float, components: Sequence[str], seed
     config = DetectorConfig(
         components=list(components),
         contamination=contamination,
+        threshold="quantile",  # a detect run is defined by its contamination
+        max_events_per_week=None,
         seed=seed,
         min_train_points=MIN_ROWS,
     )
     try:
-        detection = EnsembleDetector(config).fit(data.values).score(data.values)
+        model = EnsembleDetector(config).fit(data.values, ts=data.ts)
+        detection = model.score(data.values, ts=data.ts)
     except DetectorError as exc:
         raise OfflineError(f"{data.path}: {exc}") from None
     quality = None

@@ -41,7 +41,7 @@ from sqlalchemy.sql.sqltypes import NullType
 
 from anomwatch.config import MonitorConfig
 from anomwatch.errors import SourceError, SourceUnavailableError
-from anomwatch.store.db import first_line, is_transient, make_engine, mask_url
+from anomwatch.store.db import first_line, is_transient, make_engine, mask_url, refusal
 
 SERIES_COLUMN = "series"
 TS_COLUMN = "ts"
@@ -188,6 +188,12 @@ class SourceReader:
         try:
             yield
         except (OperationalError, InterfaceError) as exc:
+            reason = refusal(exc)
+            if reason is not None:
+                raise self.source_error(
+                    f"{doing} {self.masked_url} failed: {reason} (check {self.url_origin}): "
+                    f"{first_line(exc)}"
+                ) from exc
             if is_timeout(exc):
                 raise SourceUnavailableError(
                     f"monitor {self.monitor.name!r}: {doing} {self.masked_url} was cancelled "
@@ -206,6 +212,13 @@ class SourceReader:
                     f"(connection lost): {first_line(exc)}"
                 ) from exc
             raise self.source_error(f"{doing} {self.masked_url} failed: {first_line(exc)}") from exc
+
+    @property
+    def url_origin(self) -> str:
+        """Where the URL (and its credentials) came from, for messages."""
+        if self.config.url_env:
+            return f"the URL in ${self.config.url_env}"
+        return "source.url in monitors.yaml"
 
     def wanted_columns(self) -> list[str]:
         return [self.config.timestamp, *self.config.series, *self.config.values]
@@ -299,9 +312,7 @@ class SourceReader:
         if since is not None:
             conditions.append(ts > self.bind_time(since))
         return (
-            select(*[src.c[c] for c in self.wanted_columns()])
-            .where(and_(*conditions))
-            .order_by(ts)
+            select(*[src.c[c] for c in self.wanted_columns()]).where(and_(*conditions)).order_by(ts)
         )
 
     def read_range(

@@ -233,6 +233,7 @@ def as_shipped(argv: list[str]) -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", default="/tmp/anomwatch-bench/nab_shipped.jsonl")
     parser.add_argument("--no-oracle", action="store_true")
+    parser.add_argument("--dump", default="", help="npz of per-file scores and events")
     parser.add_argument(
         "--split", choices=["tuning", "heldout", "all"], default="all", help="files streamed"
     )
@@ -313,6 +314,24 @@ def as_shipped(argv: list[str]) -> None:
             f"{oracle['reward_low_FP_rate']:6.1f} {oracle['reward_low_FN_rate']:6.1f}"
         )
         record[split] = {"shipped": shipped, "oracle": oracle}
+    print("\nfiles with the most alert events outside NAB's windows:")
+    outside = []
+    for f, d, name in zip(files, detections, names, strict=True):
+        rows = np.flatnonzero(d)
+        rows = rows[rows >= f.probation]
+        inside = np.zeros(len(rows), bool)
+        for left, right in f.windows:
+            inside |= (rows >= left) & (rows <= right)
+        hit = len({w for w, (a, b) in enumerate(f.windows) if ((rows >= a) & (rows <= b)).any()})
+        outside.append((int((~inside).sum()), name, hit, len(f.windows)))
+    for n_out, name, hit, total in sorted(outside, reverse=True)[:12]:
+        print(f"  {n_out:4d} outside, {hit}/{total} windows found  {name}")
+    if args.dump:
+        np.savez(
+            args.dump,
+            **{f"{n}|score": streamed[str(p)]["score"] for n, p in zip(names, paths, strict=True)},
+            **{f"{n}|opened": d for n, d in zip(names, detections, strict=True)},
+        )
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("a") as fh:

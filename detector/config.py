@@ -21,7 +21,7 @@ def smoothing_length(span: int) -> int:
 
 
 def _default_components() -> list[ComponentName]:
-    return ["iforest"]
+    return ["iforest", "robust_residual", "level_shift"]
 
 
 class IForestParams(BaseModel):
@@ -48,9 +48,9 @@ class ResidualParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     trend: bool = Field(
-        False, description="a robust local line instead of the median: no lag on slopes"
+        True, description="a robust local line instead of the median: no lag on slopes"
     )
-    window: int | None = Field(None, ge=2, description="points used; default sequence_length - 1")
+    window: int | None = Field(40, ge=2, description="points used; null = sequence_length - 1")
 
 
 class LevelShiftParams(BaseModel):
@@ -136,18 +136,18 @@ class DetectorConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     components: list[ComponentName] = Field(default_factory=_default_components, min_length=1)
-    weights: dict[str, float] | Literal["equal", "auto"] = "equal"
+    weights: dict[str, float] | Literal["equal", "auto"] = "auto"
     sequence_length: int = Field(16, ge=2, description="context rows needed before a new point")
     contamination: float = Field(0.01, gt=0, lt=0.5, description="expected anomalous fraction")
     threshold: ThresholdName = Field(
-        "quantile",
+        "sigma",
         description="quantile: the score flagging at most `contamination` of the training rows; "
         "sigma: combined error >= "
         "threshold_sigma noise sigmas; dynamic: Hundman et al. 2018; f1: F1-optimal from labels",
     )
     threshold_sigma: float = Field(3.5, gt=0)
     max_events_per_week: float | None = Field(
-        None,
+        1.0,
         gt=0,
         description="false-alarm budget: the threshold rises until the training rows give at "
         "most this many alert events per week (needs timestamps)",

@@ -2,16 +2,19 @@
 
 People are paged per incident, not per point. An event opens at the first flagged
 point, takes every later flagged point until the series has been quiet (no flagged
-point) for `resolve_after`, and is then resolved. A flagged point inside that quiet
-time joins the open event, so the return to normal after an incident (which residual
-members flag too) is not a new event. An event still flagging `new_normal_after` its
-start is declared the new normal once (one message) and then absorbs its points
-silently until it resolves. It is re-announced only when it escalates: its severity
-rises, or its peak becomes `escalate_rarity` times rarer than what was announced.
+point) for `resolve_after` and at least `resolve_after_rows` rows (hourly data would
+otherwise resolve after every normal row), and is then resolved. A flagged point
+inside that quiet time joins the open event, so the return to normal after an
+incident (which residual members flag too) is not a new event. An event still
+flagging `new_normal_after` its start is declared the new normal once (one message)
+and then absorbs its points silently until it resolves. It is re-announced only
+when it escalates: its severity rises, or its peak becomes `escalate_rarity` times
+rarer than what was announced.
 
 The tracker is pure and incremental: feeding rows in one batch or in any split into
 ticks (carrying `OpenEvent` between them, as the store does) gives the same events.
-Only flagged rows are visited; the quiet time between them is read off the timestamps.
+Only flagged rows are visited; the quiet time between them is read off the timestamps,
+so a flagged point after a gap in the data longer than `resolve_after` opens a new event.
 """
 
 from __future__ import annotations
@@ -33,6 +36,9 @@ class EventParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
     resolve_after: timedelta = Field(
         timedelta(hours=1), description="quiet time (no anomalous point) that ends an event"
+    )
+    resolve_after_rows: int = Field(
+        6, ge=1, description="and at least this many normal rows (hourly data: 6 hours)"
     )
     new_normal_after: timedelta | None = Field(
         timedelta(hours=6),
@@ -61,6 +67,7 @@ class OpenEvent:
     new_normal: bool = False
     announced_severity: int = 0
     announced_peak: float = 0.0
+    quiet_rows: int = 0  # normal rows seen since the last anomalous point
     key: int | None = None  # the caller's id (the store's events.id)
 
 
@@ -108,6 +115,7 @@ def track_events(
     ts = np.asarray(ts).astype("datetime64[us]")
     flagged = np.asarray(flagged, dtype=bool)
     quiet = np.timedelta64(params.resolve_after, "us")
+    gap = quiet * params.resolve_after_rows
     normal_after = (
         None if params.new_normal_after is None else np.timedelta64(params.new_normal_after, "us")
     )
@@ -116,18 +124,28 @@ def track_events(
     if current is not None:
         feed.events.append(current)
 
+    last_row = -1  # row of the open event's last anomalous point in this feed (-1: earlier)
+
     def resolve_before(row: int) -> None:
-        """Resolve the open event if some unflagged row before `row` ended its quiet time."""
+        """Resolve the open event if an unflagged row before `row` ended its quiet time."""
         nonlocal current
         if current is None:
             return
-        due = current.last + quiet
-        k = int(np.searchsorted(ts, due, side="left"))
-        if k < row:  # rows between the last flag and `row` are all unflagged
-            feed.transitions.append(
-                Transition("resolved", k, replace(current), len(feed.events) - 1)
-            )
-            current = None
+        due = int(np.searchsorted(ts, current.last + quiet, side="left"))
+        if last_row >= 0:
+            due = max(due, last_row + params.resolve_after_rows)
+        else:  # the last anomalous point came in an earlier feed
+            due = max(due, params.resolve_after_rows - current.quiet_rows - 1)
+        ordinal = len(feed.events) - 1
+        if due < row:  # rows between the last flag and `row` are all unflagged
+            feed.transitions.append(Transition("resolved", due, replace(current), ordinal))
+        elif row < len(ts) and ts[row] - current.last >= gap:
+            # a gap in the data (no rows read, or too few to count) as long as the
+            # quiet time of resolve_after_rows x resolve_after: the flag is a new event
+            feed.transitions.append(Transition("resolved", row, replace(current), ordinal))
+        else:
+            return
+        current = None
 
     for row in np.flatnonzero(flagged).tolist():
         resolve_before(row)
@@ -167,8 +185,12 @@ def track_events(
                     current.announced_severity = current.severity
                     current.announced_peak = current.peak_score
                     feed.transitions.append(Transition("escalated", row, replace(current), ordinal))
+        current.quiet_rows = 0
+        last_row = row
         feed.events[-1] = current
         feed.row_event[row] = len(feed.events) - 1
     resolve_before(len(ts))
+    if current is not None:
+        current.quiet_rows += len(ts) - 1 - last_row if last_row >= 0 else len(ts)
     feed.open = current
     return feed

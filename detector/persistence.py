@@ -47,6 +47,11 @@ def write_artifact(directory: Path, state: Any, manifest: dict[str, Any]) -> str
 
 def read_artifact(directory: Path, expected_sha256: str) -> tuple[Any, dict[str, Any]]:
     manifest_path = directory / MANIFEST
+    if not directory.is_dir():
+        raise ModelIntegrityError(
+            f"{directory}: the model directory does not exist (was the models folder moved "
+            "or deleted?)"
+        )
     if not manifest_path.exists():
         raise ModelIntegrityError(f"{directory}: no {MANIFEST}; the model directory is incomplete")
     actual = sha256_of(manifest_path)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import ndtri
 
 
 @dataclass(frozen=True)
@@ -33,5 +32,7 @@ class ComponentOutput:
 def half_normal_errors(calibrated: np.ndarray) -> np.ndarray:
     """Calibrated score (uniform on training rows) → the |N(0, 1)| quantile: an error in
     sigmas for components without a natural residual (the Isolation Forest)."""
+    from scipy.special import ndtri  # here: reading a config should not load scipy
+
     upper = np.nextafter(1.0, 0.0)  # ndtri(1) is inf: a score of 1 maps to about 8.2
     return np.asarray(ndtri(np.clip((1.0 + calibrated) / 2.0, 0.5, upper)), dtype=float)

@@ -118,6 +118,7 @@ class StepTableScorer:
             or list(detector.components) != ["iforest"]
             or type(component) is not IForestComponent
             or detector.n_features != 1
+            or getattr(detector, "seasonal_", None) is not None  # values alone don't decide
             # pointwise scores compared with the quantile threshold only: no smoothing,
             # no alarm aggregation, no error-space threshold, no second calibration
             or getattr(config, "threshold", "quantile") != "quantile"

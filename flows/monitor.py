@@ -13,7 +13,9 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from anomwatch.config import MonitorConfig, load_monitors
 from anomwatch.durations import to_naive_utc, utcnow
 from anomwatch.errors import AnomwatchError, ConfigError, MonitorLockedError
+from anomwatch.health import STEP_KEY, RunOutcome, check_health, data_step, training_failures
 from anomwatch.settings import Settings
+from anomwatch.source import TS_COLUMN
 from anomwatch.store.db import Store
 from anomwatch.store.locks import monitor_lock
 from anomwatch.store.runs import (
@@ -24,7 +26,7 @@ from anomwatch.store.runs import (
     register_monitor,
     start_run,
 )
-from flows.runtime import flow_run_id, flow_run_url, run_logger
+from flows.runtime import TickSteps, flow_run_id, flow_run_url, run_logger
 from tasks.batch import BatchResult, batch_task, merge_results
 from tasks.extract import TickData, extract_task
 from tasks.fit import prepare_shared_task
@@ -34,8 +36,20 @@ from tasks.report import anomaly_table_rows, plot_task, run_markdown
 from tasks.score import ScoredBatch
 
 
+def prefect_steps() -> TickSteps:
+    """The tick's steps as Prefect tasks (looked up at call time, so tests can swap them)."""
+    return TickSteps(
+        extract=extract_task,
+        prepare_shared=prepare_shared_task,
+        submit_batch=batch_task.submit,
+        persist=persist_task,
+        plot=plot_task,
+        notify=notify_task,
+    )
+
+
 def _process(
-    monitor: MonitorConfig, settings: Settings, store: Store, tick: TickData
+    monitor: MonitorConfig, settings: Settings, store: Store, tick: TickData, steps: TickSteps
 ) -> BatchResult:
     """Submit one task per batch to the flow's task runner and merge what comes back.
 
@@ -44,10 +58,10 @@ def _process(
     """
     training = [w for w in tick.work.values() if w.history is not None]
     if monitor.lstm_sharing == "per_monitor" and training:
-        prepare_shared_task(monitor, store, settings.models_dir, training)
+        steps.prepare_shared(monitor, store, settings.models_dir, training)
     batches = tick.batches(monitor.batch_size)
     futures = [
-        batch_task.submit(monitor, store.url, settings.models_dir, batch, tick.min_score)
+        steps.submit_batch(monitor, store.url, settings.models_dir, batch, tick.min_score)
         for batch in batches
     ]
     results = []
@@ -63,9 +77,14 @@ def _process(
 
 
 def run_tick(
-    settings: Settings, store: Store, monitor: MonitorConfig, until: datetime | None = None
+    settings: Settings,
+    store: Store,
+    monitor: MonitorConfig,
+    until: datetime | None = None,
+    steps: TickSteps | None = None,
 ) -> dict[str, Any]:
     """One tick under the monitor's lock; every outcome is recorded in `runs`."""
+    steps = steps or prefect_steps()
     log = run_logger()
     until = to_naive_utc(until) if until else utcnow()
     register_monitor(store, monitor.name, monitor.config_hash())
@@ -74,15 +93,18 @@ def run_tick(
     try:
         with monitor_lock(store, monitor.name, timedelta(seconds=settings.lock_timeout_seconds)):
             abandon_stale_runs(store, monitor.name, run_id)
-            tick = extract_task(monitor, store, until)
+            tick = steps.extract(monitor, store, until)
             stats.rows_read = tick.rows_read
-            result = _process(monitor, settings, store, tick)
+            result = _process(monitor, settings, store, tick, steps)
             scored = result.scored
-            new_ids = persist_task(store, monitor.name, run_id, scored)
-            plot = plot_task(
+            new_ids = steps.persist(store, monitor.name, run_id, scored)
+            plot = steps.plot(
                 monitor, scored, settings.plots_dir / monitor.name / f"run-{run_id}.png"
             )
-            report = notify_task(settings, store, monitor, run_id, plot, flow_run_url())
+            step = data_step(w.rows[TS_COLUMN].to_numpy() for w in tick.work.values())
+            outcome = RunOutcome(training_failures(result.errors))
+            check_health(store, monitor, until, step, outcome)
+            report = steps.notify(settings, store, monitor, run_id, plot, flow_run_url())
     except MonitorLockedError as exc:
         finish_run(store, run_id, "skipped", stats, str(exc))
         log.warning(str(exc))
@@ -90,9 +112,11 @@ def run_tick(
     except AnomwatchError as exc:
         finish_run(store, run_id, "failed", stats, str(exc))
         log.error("monitor %s failed: %s", monitor.name, exc)
+        _tell_health(settings, store, monitor, run_id, until)
         raise
     except Exception as exc:
         finish_run(store, run_id, "failed", stats, f"{type(exc).__name__}: {exc}")
+        _tell_health(settings, store, monitor, run_id, until)
         raise
 
     window = tick.read_window(scored.marks)
@@ -110,6 +134,7 @@ def run_tick(
         "notified": report.sent,
         "notify_failed": report.failed,
         "plot": str(plot) if plot else None,
+        STEP_KEY: step.total_seconds() if step else None,
     }
     status = "partial" if result.errors else "succeeded"
     finish_run(store, run_id, status, stats)
@@ -147,6 +172,22 @@ def run_tick(
     }
 
 
+def _tell_health(
+    settings: Settings, store: Store, monitor: MonitorConfig, run_id: int, until: datetime
+) -> None:
+    """After a failed run: open health events (failed runs in a row) and send them.
+
+    Best effort: the run has failed already, and the store may be what broke.
+    """
+    try:
+        check_health(store, monitor, until)
+        notify_task(settings, store, monitor, run_id, None, flow_run_url())
+    except Exception as exc:  # noqa: BLE001 - the run's own error is the one to raise
+        run_logger().warning(
+            "monitor %s: health check after the failure failed: %s", monitor.name, exc
+        )
+
+
 def _publish(store: Store, monitor: str, markdown: str, new_ids: list[int]) -> None:
     """Prefect artifacts of the run; skipped when not inside a flow run."""
     if flow_run_id() is None:
@@ -177,6 +218,16 @@ def monitor_tick(
     monitor: str, monitors_file: str | None = None, until: datetime | None = None
 ) -> dict[str, Any]:
     """Scheduled entry point: one tick of one monitor from monitors.yaml."""
+    return tick_monitor(monitor, monitors_file, until)
+
+
+def tick_monitor(
+    monitor: str,
+    monitors_file: str | None = None,
+    until: datetime | None = None,
+    steps: TickSteps | None = None,
+) -> dict[str, Any]:
+    """The flow's body: load the monitor, check the store, run one tick."""
     settings = Settings()
     path = Path(monitors_file) if monitors_file else settings.monitors_file
     store = Store(settings.resolved_store_url)
@@ -187,6 +238,6 @@ def monitor_tick(
         except ConfigError as exc:
             record_failed_run(store, monitor, flow_run_id(), str(exc))
             raise
-        return run_tick(settings, store, config, until)
+        return run_tick(settings, store, config, until, steps)
     finally:
         store.dispose()

@@ -7,6 +7,7 @@ monitor's `feedback.schedule`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from prefect import flow
@@ -18,8 +19,17 @@ from tasks.retune import RetuneOutcome, retune_markdown, retune_task
 
 @flow(name="anomwatch-retrain", log_prints=False)
 def retrain(monitor: str, monitors_file: str | None = None) -> dict[str, Any]:
+    return retrain_monitor(monitor, monitors_file)
+
+
+def retrain_monitor(
+    monitor: str,
+    monitors_file: str | None = None,
+    retune: Callable[..., RetuneOutcome] | None = None,
+) -> dict[str, Any]:
+    """The flow's body; `anomwatch retrain` without a Prefect API passes the plain function."""
     with monitor_and_store(monitor, monitors_file) as (settings, config, store):
-        outcome: RetuneOutcome = retune_task(config, store, settings.models_dir)
+        outcome: RetuneOutcome = (retune or retune_task)(config, store, settings.models_dir)
     markdown = retune_markdown(outcome)
     run_logger().info("monitor %s: %s", monitor, outcome.reason)
     if flow_run_id() is not None:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from prefect import get_run_logger
 from prefect.runtime import flow_run
@@ -30,10 +33,13 @@ def flow_run_id() -> str | None:
 
 
 def flow_run_url() -> str | None:
+    """The run's page in the Prefect UI; None without a UI URL (Prefect then gives
+    "None/flow-runs/..."), which must not reach a message as a link."""
     try:
-        return flow_run.ui_url
+        url = flow_run.ui_url
     except Exception:  # noqa: BLE001
         return None
+    return url if url and url.startswith(("http://", "https://")) else None
 
 
 @contextmanager
@@ -50,3 +56,41 @@ def monitor_and_store(
         yield settings, config, store
     finally:
         store.dispose()
+
+
+@dataclass(frozen=True)
+class TickSteps:
+    """The steps of a tick, as Prefect tasks (scheduled runs) or plain functions.
+
+    A one-off `anomwatch run` without a Prefect API uses the plain functions: the
+    same code, without Prefect's temporary server (about 8 s per run).
+    `submit_batch` returns something with `.result()` (a Prefect or stdlib future).
+    """
+
+    extract: Callable[..., Any]
+    prepare_shared: Callable[..., Any]
+    submit_batch: Callable[..., Any]
+    persist: Callable[..., Any]
+    plot: Callable[..., Any]
+    notify: Callable[..., Any]
+
+
+@contextmanager
+def plain_steps(max_workers: int) -> Iterator[TickSteps]:
+    """The tick's task functions called directly; batches on a local thread pool."""
+    from tasks.batch import process_batch
+    from tasks.extract import extract_rows
+    from tasks.fit import prepare_shared_lstm
+    from tasks.notify import notify_monitor
+    from tasks.persist import persist_scored
+    from tasks.report import plot_tick
+
+    with ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="anomwatch") as pool:
+        yield TickSteps(
+            extract=extract_rows,
+            prepare_shared=prepare_shared_lstm,
+            submit_batch=lambda *args: pool.submit(process_batch, *args),
+            persist=persist_scored,
+            plot=plot_tick,
+            notify=notify_monitor,
+        )

@@ -7,9 +7,11 @@ trained on the `retrain.window` before the range. Long ranges of a one-column,
 Isolation-Forest-only monitor are scored through each model's step table
 (`detector.step_table`: identical scores, one binary search per point); other
 detectors score each series with sequence context carried between chunks.
-A chunk's anomalies are stored before the checkpoint moves past it. Backfilled
-anomalies are marked `suppressed = 'backfill'`: history is stored, nobody is paged
-for it. Watermarks of the live ticks are never touched.
+A chunk's anomalies are stored, and its rows fed to the alert events (the same
+`apply_events` as the ticks, so both give the same events), before the checkpoint
+moves past it. Backfilled anomalies and the events they open are marked
+`suppressed = 'backfill'`: history is stored, nobody is paged for it. Watermarks of
+the live ticks are never touched.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import insert, select, update
+from sqlalchemy import Connection, insert, select, update
 
 from anomwatch.bulk_read import BulkReader, RawChunk, SeriesChunk
 from anomwatch.config import MonitorConfig
@@ -31,14 +33,16 @@ from anomwatch.durations import utcnow
 from anomwatch.source import SERIES_COLUMN, SourceReader
 from anomwatch.store.anomalies import AnomalyRecord
 from anomwatch.store.db import Store, inserted_id
+from anomwatch.store.events import SeriesPoints, apply_events
 from anomwatch.store.models_registry import ModelRecord, active_models, deactivate
+from anomwatch.store.runs import register_monitor
 from anomwatch.store.schema import anomalies, backfills
 from detector import DetectorError, EnsembleDetector, ModelIntegrityError
 from detector.shared import SharedLSTMDetector, prefetch_scoring
 from detector.step_table import StepTableScorer
 from tasks.extract import SeriesWork
 from tasks.fit import fit_or_reuse
-from tasks.score import anomaly_records
+from tasks.score import anomaly_records, event_points
 
 log = logging.getLogger("anomwatch.backfill")
 
@@ -125,6 +129,7 @@ def run_backfill(
     chunk_rows: int = 100_000,
     on_progress: Callable[[BackfillProgress], None] | None = None,
 ) -> BackfillProgress:
+    register_monitor(store, monitor.name, monitor.config_hash())  # so `report` etc. know it
     backfill_id, position = _checkpoint(store, monitor.name, since, until)
     start = position or since
     with SourceReader(monitor) as reader:
@@ -274,15 +279,22 @@ class _ChunkScorer:
                     "backfill %s: batched shared-LSTM inference failed: %s", self.monitor.name, exc
                 )
 
-    def score(self, key: str, ts: np.ndarray, X: np.ndarray) -> list[AnomalyRecord]:
-        """Anomaly records of one series' rows of a chunk (time-ordered)."""
+    def score(
+        self, key: str, ts: np.ndarray, X: np.ndarray
+    ) -> tuple[list[AnomalyRecord], SeriesPoints | None]:
+        """Anomaly records of one series' rows of a chunk (time-ordered), and the rows
+        as the alert events read them."""
         model = self.loaded.get(key)
         if model is None:
-            return []
+            return [], None
         if model.table is not None:
             flagged = np.flatnonzero(model.table.scores(X[:, 0]) >= model.table.threshold)
             detection = model.table.detect(X[flagged])
-            return anomaly_records(
+            scores = np.zeros(len(ts))
+            scores[flagged] = detection.score
+            is_flagged = np.zeros(len(ts), dtype=bool)
+            is_flagged[flagged] = True
+            records = anomaly_records(
                 self.monitor,
                 key,
                 ts[flagged],
@@ -292,15 +304,20 @@ class _ChunkScorer:
                 model.record.id,
                 SUPPRESSED,
             )
+            return records, event_points(self.monitor, ts, is_flagged, scores)
         assert model.detector is not None
         ts, X, n_ctx = self.with_context(model, ts, X)
-        detection = model.detector.score(X)
+        detection = model.detector.score(X, ts=ts)
         if self.k > 0:
             model.context_ts, model.context_values = ts[-self.k :], X[-self.k :]
         flagged = np.flatnonzero(detection.is_anomaly[n_ctx:]) + n_ctx
-        return anomaly_records(
+        records = anomaly_records(
             self.monitor, key, ts, X, detection, flagged, model.record.id, SUPPRESSED
         )
+        points = event_points(
+            self.monitor, ts[n_ctx:], detection.is_anomaly[n_ctx:], detection.score[n_ctx:]
+        )
+        return records, points
 
 
 def _score_chunk(
@@ -311,61 +328,76 @@ def _score_chunk(
     scorer.prepare(chunk.keys)
     scorer.prefetch_shared(chunk)
     records: list[AnomalyRecord] = []
+    points: dict[str, SeriesPoints] = {}
     for i, key in enumerate(chunk.keys):
         lo, hi = int(chunk.starts[i]), int(chunk.starts[i + 1])
         if hi == lo or key not in scorer.loaded:
             continue
         try:
-            records += scorer.score(key, chunk.ts[lo:hi], chunk.values[lo:hi])
+            found, scored = scorer.score(key, chunk.ts[lo:hi], chunk.values[lo:hi])
         except DetectorError as exc:
             log.warning("backfill %s series %s: scoring failed: %s", scorer.monitor.name, key, exc)
             continue
+        records += found
+        if scored is not None:
+            points[key] = scored
         progress.points_scored += hi - lo
-    progress.anomalies += _insert_new(store, scorer.monitor.name, records)
+    progress.anomalies += _insert_new(store, scorer.monitor, records, points)
     progress.position = pd.Timestamp(chunk.ts.max()).to_pydatetime()
     _save_progress(store, progress, "running")
 
 
-def _insert_new(store: Store, monitor: str, records: list[AnomalyRecord]) -> int:
-    """Insert the records not stored yet (a resumed or repeated range adds nothing).
+def _insert_new(
+    store: Store,
+    config: MonitorConfig,
+    records: list[AnomalyRecord],
+    points: dict[str, SeriesPoints],
+) -> int:
+    """Insert the records not stored yet (a resumed or repeated range adds nothing)
+    and feed the chunk's rows to the alert events, in one transaction.
 
     One executemany on the DBAPI cursor with values already in the driver's form:
     SQLAlchemy's per-row parameter building costs more than the insert itself here.
     """
+    monitor = config.name
+    with store.begin() as conn:
+        fresh = _insert_records(conn, monitor, records)
+        apply_events(conn, monitor, points, config.events, SUPPRESSED)
+    return fresh
+
+
+def _insert_records(conn: Connection, monitor: str, records: list[AnomalyRecord]) -> int:
     if not records:
         return 0
-    with store.begin() as conn:
-        low = min(r.ts for r in records)
-        high = max(r.ts for r in records)
-        existing = {
-            (r.series, r.ts)
-            for r in conn.execute(
-                select(anomalies.c.series, anomalies.c.ts).where(
-                    anomalies.c.monitor == monitor, anomalies.c.ts >= low, anomalies.c.ts <= high
-                )
+    low = min(r.ts for r in records)
+    high = max(r.ts for r in records)
+    existing = {
+        (r.series, r.ts)
+        for r in conn.execute(
+            select(anomalies.c.series, anomalies.c.ts).where(
+                anomalies.c.monitor == monitor, anomalies.c.ts >= low, anomalies.c.ts <= high
             )
+        )
+    }
+    fresh = [r for r in records if (r.series, r.ts) not in existing]
+    if fresh:
+        now = utcnow()
+        rows = [{**r.__dict__, "run_id": None, "status": "open", "created_at": now} for r in fresh]
+        names = list(rows[0])
+        compiled = insert(anomalies).compile(dialect=conn.dialect, column_keys=names)
+        dialect = conn.dialect
+        process = {
+            name: anomalies.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+            for name in names
         }
-        fresh = [r for r in records if (r.series, r.ts) not in existing]
-        if fresh:
-            now = utcnow()
-            rows = [
-                {**r.__dict__, "run_id": None, "status": "open", "created_at": now} for r in fresh
-            ]
-            names = list(rows[0])
-            compiled = insert(anomalies).compile(dialect=conn.dialect, column_keys=names)
-            dialect = conn.dialect
-            process = {
-                name: anomalies.c[name].type.dialect_impl(dialect).bind_processor(dialect)
-                for name in names
-            }
-            converters = {name: fn for name, fn in process.items() if fn is not None}
-            for row in rows:
-                for name, fn in converters.items():
-                    row[name] = fn(row[name])
-            if compiled.positional:
-                order = compiled.positiontup or []
-                params: list[Any] = [tuple(row[name] for name in order) for row in rows]
-            else:
-                params = rows
-            conn.exec_driver_sql(str(compiled), params)
+        converters = {name: fn for name, fn in process.items() if fn is not None}
+        for row in rows:
+            for name, fn in converters.items():
+                row[name] = fn(row[name])
+        if compiled.positional:
+            order = compiled.positiontup or []
+            params: list[Any] = [tuple(row[name] for name in order) for row in rows]
+        else:
+            params = rows
+        conn.exec_driver_sql(str(compiled), params)
     return len(fresh)

@@ -17,4 +17,3 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def pipeline_task(name: str, **options: Any) -> Callable[[F], Any]:
     return task(name=name, cache_policy=NO_CACHE, persist_result=False, **options)
-

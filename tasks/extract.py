@@ -14,9 +14,10 @@ from typing import Any
 import pandas as pd
 
 from anomwatch.config import MonitorConfig
+from anomwatch.durations import format_duration
 from anomwatch.errors import SourceError
 from anomwatch.retry import RetryPolicy, call_with_retries
-from anomwatch.source import SERIES_COLUMN, TS_COLUMN, SourceReader
+from anomwatch.source import SERIES_COLUMN, TS_COLUMN, Extract, SourceReader
 from anomwatch.store.anomalies import get_watermarks
 from anomwatch.store.db import Store
 from anomwatch.store.models_registry import ModelRecord, active_models
@@ -168,9 +169,28 @@ def gap_note(item: SeriesWork, factor: float = 3.0) -> str | None:
         return None
     longest = big.idxmax()
     return (
-        f"{item.series}: {len(big)} gap(s) in the data, longest {big.max()} before "
-        f"{ts[longest]:%Y-%m-%d %H:%M:%S} UTC (usual step {step})"
+        f"{item.series}: {len(big)} gap(s) in the data, longest "
+        f"{format_duration(big.max().to_pytimedelta())} before "
+        f"{ts[longest]:%Y-%m-%d %H:%M:%S} UTC (usual step {format_duration(step.to_pytimedelta())})"
     )
+
+
+def new_notes(extract: Extract, marks: dict[str, datetime], monitor: MonitorConfig) -> list[str]:
+    """The read's notes, with duplicates counted only among rows newer than their series'
+    watermark: older rows are read again (context, retraining) and were reported when
+    they were new, so the same note does not repeat on every run."""
+    if not extract.duplicates or extract.raw is None or not marks:
+        return list(extract.notes)
+    policy = monitor.source.on_duplicate
+    old = f"{extract.duplicates} duplicate timestamp(s) resolved by keeping the {policy}"
+    notes = [n for n in extract.notes if n != old]
+    raw = extract.raw
+    mark = pd.to_datetime(raw[SERIES_COLUMN].map(marks))
+    fresh = raw[mark.isna() | (raw[TS_COLUMN] > mark)]
+    count = int(fresh.duplicated([SERIES_COLUMN, TS_COLUMN]).sum())
+    if count:
+        notes.append(f"{count} duplicate timestamp(s) resolved by keeping the {policy}")
+    return notes
 
 
 def _split(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
@@ -226,7 +246,7 @@ def _extract_once(monitor: MonitorConfig, store: Store, until: datetime) -> Tick
                 notes.append(f"read limit of {limit} rows reached; later rows come next tick")
             context = reader.read_last(since, k, monitor.source.context_lookback)
             rows_read += new.rows_read + context.rows_read
-            notes += new.notes + context.notes
+            notes += new_notes(new, marks, monitor) + new_notes(context, marks, monitor)
             rows = (
                 pd.concat([context.frame, new.frame], ignore_index=True)
                 .drop_duplicates([SERIES_COLUMN, TS_COLUMN], keep="last")
@@ -247,7 +267,7 @@ def _extract_once(monitor: MonitorConfig, store: Store, until: datetime) -> Tick
             since = min(anchors) - monitor.retrain.window
             hist = reader.read_range(since, until)
             rows_read += hist.rows_read
-            notes += hist.notes
+            notes += new_notes(hist, marks, monitor)
             history = _split(hist.frame)
             if not marks and not history:
                 raise SourceError(

@@ -118,7 +118,7 @@ def train_series(
         SharedLSTMDetector(monitor.detector, shared)
         if shared is not None
         else EnsembleDetector(monitor.detector)
-    ).fit(X)
+    ).fit(X, ts=frame[TS_COLUMN].to_numpy("datetime64[us]"))
     version = next_version(store, monitor.name, item.series)
     directory = model_dir(models_root, monitor.name, item.series, version)
     sha256 = detector.save(directory)

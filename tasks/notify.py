@@ -1,4 +1,4 @@
-"""Notify: claim new anomalies into one digest per run, then send what is due.
+"""Notify: claim new event transitions into one digest per run, then send what is due.
 
 Sending happens per target in parallel threads, each bounded by its timeout, so
 one slow or broken channel neither delays nor blocks the others. Failures stay
@@ -8,16 +8,18 @@ in the outbox and are retried on later ticks.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from anomwatch.config import MonitorConfig
 from anomwatch.durations import utcnow
 from anomwatch.errors import ConfigError
 from anomwatch.notify.digest import Digest, render_digest
-from anomwatch.notify.send import SendOutcome, send_digest
+from anomwatch.notify.send import SendOutcome, reference_line, send_digest, with_reference
 from anomwatch.notify.targets import masked, resolve, target_id
 from anomwatch.settings import Settings
 from anomwatch.store.anomalies import SEVERITY_RANK
@@ -27,11 +29,12 @@ from anomwatch.store.outbox import (
     PendingNotification,
     Target,
     create_digest,
-    digest_anomalies,
+    digest_events,
     due_notifications,
     mark_failed,
     mark_sent,
 )
+from anomwatch.store.outbox_admin import cancel_removed_targets
 from tasks.base import pipeline_task
 
 log = logging.getLogger("anomwatch.notify")
@@ -51,8 +54,13 @@ def configured_targets(monitor: MonitorConfig) -> list[Target]:
     ]
 
 
-def history_command(monitor: str) -> str:
-    return f"anomwatch anomalies --monitor {monitor} --since 24h"
+def history_command(monitor: str, rows: Sequence[dict[str, Any]] = ()) -> str:
+    """The command that lists the digest's anomalies: from the oldest one's start, not
+    "the last 24h" (late or replayed data would show nothing)."""
+    if not rows:
+        return f"anomwatch anomalies --monitor {monitor} --since 24h"
+    oldest = min(r["ts"] if "ts" in r else r["started_at"] for r in rows)  # points or events
+    return f"anomwatch anomalies --monitor {monitor} --since {oldest:%Y-%m-%dT%H:%M}"
 
 
 def _deliver(
@@ -69,7 +77,8 @@ def _deliver(
     except ConfigError as exc:
         return SendOutcome(False, str(exc))
     plot = Path(pending.plot_path) if pending.plot_path else None
-    return send_digest(url, digest, plot, timeout)
+    reference = reference_line(pending.id, pending.digest_id, pending.attempts + 1)
+    return send_digest(url, with_reference(digest, reference), plot, timeout)
 
 
 def notify_monitor(
@@ -85,12 +94,12 @@ def notify_monitor(
     floors = [t.min_severity for t in targets] or [monitor.notify.min_severity]
     policy = NoisePolicy(
         min_severity=min(floors, key=SEVERITY_RANK.__getitem__),
-        repeat_window=monitor.notify.repeat_window,
         max_per_hour=monitor.notify.max_messages_per_hour,
     )
     report.digest_id = create_digest(
         store, monitor.name, run_id, targets, policy, str(plot_path) if plot_path else None
     )
+    cancel_removed_targets(store, monitor.name, [t.id for t in targets])
     due = due_notifications(store, monitor.name, utcnow())
     if not due:
         return report
@@ -98,54 +107,53 @@ def notify_monitor(
     digests: dict[tuple[int, str], Digest] = {}
 
     def digest_for(pending: PendingNotification) -> Digest:
-        """The digest as this target sees it: only anomalies at or above its floor."""
+        """The digest as this target sees it: only events at or above its floor."""
         target = by_id.get(pending.target)
         floor = SEVERITY_RANK[target.min_severity if target else "warning"]
         key = (pending.digest_id, target.min_severity if target else "warning")
         if key not in digests:
-            rows = [
-                r
-                for r in digest_anomalies(store, pending.digest_id)
-                if SEVERITY_RANK[r["severity"]] >= floor
+            lines = [
+                line
+                for line in digest_events(store, pending.digest_id)
+                if SEVERITY_RANK[line["severity"]] >= floor
             ]
             digests[key] = render_digest(
                 monitor.name,
-                rows,
+                lines,
                 monitor.notify.max_items,
-                history_command(monitor.name),
+                history_command(monitor.name, lines),
                 run_url,
-                monitor.notify.event_gap,
             )
         return digests[key]
 
-    with ThreadPoolExecutor(max_workers=min(8, len(due))) as pool:
-        futures = [
-            pool.submit(
-                _deliver,
-                monitor,
-                p,
-                by_id.get(p.target),
-                digest_for(p),
-                settings.notify_timeout_seconds,
-            )
-            for p in due
-        ]
-        outcomes = [f.result() for f in futures]
-    for pending, outcome in zip(due, outcomes, strict=True):
+    def send_and_record(pending: PendingNotification, digest: Digest) -> tuple[SendOutcome, str]:
+        """Send one row and record its outcome at once: a crash while another target is
+        still being waited for must not make this row's delivered message go out again."""
+        outcome = _deliver(
+            monitor, pending, by_id.get(pending.target), digest, settings.notify_timeout_seconds
+        )
         if outcome.ok:
             mark_sent(store, pending.id, pending.digest_id)
-            report.sent.append(pending.target_label)
-            continue
-        error = outcome.error or "unknown error"
+            return outcome, "sent"
         status = mark_failed(
             store,
             pending.id,
             pending.attempts,
-            error,
+            outcome.error or "unknown error",
             timedelta(seconds=settings.notify_retry_base_seconds),
             settings.notify_max_attempts,
         )
-        report.failed[pending.target_label] = error
+        return outcome, status
+
+    with ThreadPoolExecutor(max_workers=min(8, len(due))) as pool:
+        futures = [pool.submit(send_and_record, p, digest_for(p)) for p in due]
+        results = [f.result() for f in futures]
+    for pending, (outcome, status) in zip(due, results, strict=True):
+        if outcome.ok:
+            report.sent.append(pending.target_label)
+            continue
+        error = outcome.error or "unknown error"
+        report.failed[f"{pending.target_label} (message {pending.id})"] = error
         log.warning(
             "monitor %s: sending digest %s to %s failed (%s); %s",
             monitor.name,

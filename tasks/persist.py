@@ -1,4 +1,4 @@
-"""Persist: anomalies and watermarks commit together, so a rerun changes nothing."""
+"""Persist: anomalies, watermarks and events commit together, so a rerun changes nothing."""
 
 from __future__ import annotations
 
@@ -23,7 +23,9 @@ def persist_scored(
     watermarks only move forward), it just returns no new ids.
     """
     return call_with_retries(
-        lambda: persist_tick(store, monitor, run_id, scored.records, scored.marks),
+        lambda: persist_tick(
+            store, monitor, run_id, scored.records, scored.marks, scored.points, scored.events
+        ),
         monitor,
         "persist",
         policy or RetryPolicy.from_settings(),

@@ -13,7 +13,9 @@ import pandas as pd
 from anomwatch.config import MonitorConfig
 from anomwatch.source import TS_COLUMN
 from anomwatch.store.anomalies import AnomalyRecord
+from anomwatch.store.events import SeriesPoints
 from detector import Detection, DetectorError
+from detector.events import EventParams
 from detector.shared import SharedLSTMDetector, prefetch_scoring
 from tasks.extract import SeriesWork
 from tasks.fit import LoadedModel, ModelSet
@@ -40,6 +42,8 @@ class ScoredBatch:
     points_scored: int = 0
     errors: dict[str, str] = field(default_factory=dict)
     per_series: dict[str, SeriesScores] = field(default_factory=dict)
+    points: dict[str, SeriesPoints] = field(default_factory=dict)  # every new row, for events
+    events: EventParams | None = None
 
     def merge(self, other: ScoredBatch) -> None:
         self.records += other.records
@@ -47,6 +51,8 @@ class ScoredBatch:
         self.points_scored += other.points_scored
         self.errors.update(other.errors)
         self.per_series.update(other.per_series)
+        self.points.update(other.points)
+        self.events = other.events or self.events
 
 
 def severity_of(score: float, monitor: MonitorConfig) -> str:
@@ -75,13 +81,16 @@ def score_series(
     n_ctx = len(frame) - n_new
     values = monitor.source.values
     X = frame[values].to_numpy(float)
-    detection = loaded.detector.score(X)
+    detection = loaded.detector.score(X, ts=ts)
     out.points_scored += n_new
     out.marks[item.series] = ts[is_new][-1].astype("datetime64[us]").item()
     is_anomaly = detection.is_anomaly
     if min_score is not None:  # a threshold tuned from feedback labels narrows the flags
         is_anomaly = is_anomaly & (detection.score >= min_score)
     flagged = np.flatnonzero(is_anomaly[n_ctx:]) + n_ctx
+    out.points[item.series] = event_points(
+        monitor, ts[n_ctx:], is_anomaly[n_ctx:], detection.score[n_ctx:]
+    )
     if len(flagged):
         out.per_series[item.series] = SeriesScores(
             frame=frame,
@@ -93,6 +102,19 @@ def score_series(
         )
     out.records += anomaly_records(
         monitor, item.series, ts, X, detection, flagged, loaded.record.id
+    )
+
+
+def event_points(
+    monitor: MonitorConfig, ts: np.ndarray, flagged: np.ndarray, score: np.ndarray
+) -> SeriesPoints:
+    """What the alert-event tracker reads of scored rows: time, flag, score, severity."""
+    score = np.asarray(score, dtype=float)
+    return SeriesPoints(
+        ts=np.asarray(ts).astype("datetime64[us]"),
+        flagged=np.asarray(flagged, dtype=bool),
+        score=score,
+        severity=np.where(score >= monitor.severity.critical_score, 2, 1),
     )
 
 
@@ -153,7 +175,7 @@ def score_batch(
     A shared LSTM (lstm_sharing: per_monitor) first predicts for every series of the
     batch in one call; each series' score then picks its rows up.
     """
-    out = ScoredBatch(marks=dict(models.baseline_marks))
+    out = ScoredBatch(marks=dict(models.baseline_marks), events=monitor.events)
     values = monitor.source.values
     shared = [
         (loaded.detector, item.rows[values].to_numpy(float))
@@ -177,5 +199,6 @@ def score_batch(
         except DetectorError as exc:
             out.errors[item.series] = f"scoring failed: {exc}"
             out.marks.pop(item.series, None)
+            out.points.pop(item.series, None)
             log.warning("monitor %s series %s: %s", monitor.name, item.series, exc)
     return out

@@ -2,7 +2,9 @@
 
 Each test that asks for a database gets a fresh one (a new SQLite file, or a new
 PostgreSQL/MariaDB database dropped afterwards). A server that cannot be reached
-skips its tests with the reason shown in pytest's summary.
+skips its tests with the reason shown in pytest's summary, unless
+ANOMWATCH_REQUIRE_SERVERS=1 (set by .ci/run): then those tests fail with the reason,
+so a CI machine with a server down cannot go green on SQLite alone.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from sqlalchemy.engine import make_url
 PG_ADMIN = os.environ.get("ANOMWATCH_TEST_PG", "postgresql+psycopg://root@127.0.0.1:5432/postgres")
 MY_ADMIN = os.environ.get("ANOMWATCH_TEST_MARIADB", "mysql+pymysql://root@127.0.0.1:3306/test")
 BACKENDS = ["sqlite", "postgresql", "mariadb"]
+REQUIRE_SERVERS = os.environ.get("ANOMWATCH_REQUIRE_SERVERS", "") not in ("", "0")
 
 # No traffic leaves the machine: Prefect's temporary server would send telemetry.
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
@@ -72,6 +75,8 @@ class DatabaseFactory:
 def _factory(backend: str, tmp_path: Path) -> Iterator[DatabaseFactory]:
     if backend != "sqlite":
         reason = _unreachable(PG_ADMIN if backend == "postgresql" else MY_ADMIN)
+        if reason and REQUIRE_SERVERS:
+            pytest.fail(f"ANOMWATCH_REQUIRE_SERVERS is set and {reason}", pytrace=False)
         if reason:
             pytest.skip(reason)
     factory = DatabaseFactory(backend, tmp_path)

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import apprise
 from apprise.attachment.memory import AttachMemory
 
-from anomwatch.notify.digest import Digest
+from anomwatch.notify.digest import SLACK_TEXT_LIMIT, Digest
 from anomwatch.notify.targets import make_apprise
 
 EMAIL_SCHEMES = ("mailto", "mailtos")
@@ -21,12 +22,38 @@ class SendOutcome:
     error: str | None = None
 
 
+def reference_line(notification_id: int, digest_id: int, attempt: int) -> str:
+    """The outbox row a message came from, so a receiver can tell a resend from a new digest."""
+    return f"anomwatch message {notification_id} (digest {digest_id}, attempt {attempt})"
+
+
+def with_reference(digest: Digest, reference: str) -> Digest:
+    """The digest with its outbox reference as a last line (text) or a small footer (HTML)."""
+    footer = f"\n\n{reference}"
+    text = digest.text
+    if len(text) + len(footer) > SLACK_TEXT_LIMIT:
+        text = text[: SLACK_TEXT_LIMIT - len(footer) - 20] + "\n... (truncated)"
+    body = digest.html.replace(
+        "</body></html>", f'<p style="color:#888">{reference}</p></body></html>'
+    )
+    return replace(digest, text=text + footer, html=body)
+
+
 def _scrub(message: str, secret_url: str) -> str:
     """Remove any piece of the resolved URL that could be a secret from a message."""
     for piece in re.split(r"[/:@?&=#]+", secret_url):
-        if len(piece) >= 6:
+        if len(piece) >= 6 and not _is_address(piece):
             message = message.replace(piece, "***")
     return message
+
+
+def _is_address(piece: str) -> bool:
+    """An IP address is where a message went, never a secret: keep it readable."""
+    try:
+        ipaddress.ip_address(piece.strip("[]"))
+    except ValueError:
+        return False
+    return True
 
 
 def send_digest(url: str, digest: Digest, plot_png: Path | None, timeout: float) -> SendOutcome:

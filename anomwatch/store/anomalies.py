@@ -1,4 +1,4 @@
-"""Anomalies and watermarks: written together, so a tick is all-or-nothing."""
+"""Anomalies, watermarks and alert events: written together, so a tick is all-or-nothing."""
 
 from __future__ import annotations
 
@@ -7,11 +7,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, insert, select, tuple_, update
+import numpy as np
+from sqlalchemy import ColumnElement, Connection, and_, insert, select, tuple_, update
 
 from anomwatch.durations import utcnow
 from anomwatch.store.db import Store
+from anomwatch.store.events import SeriesPoints, apply_events, points_from_records, unflag
 from anomwatch.store.schema import anomalies, watermarks
+from detector.events import EventParams
 
 SEVERITY_RANK = {"warning": 1, "critical": 2}
 
@@ -89,17 +92,26 @@ def persist_tick(
     run_id: int | None,
     records: Sequence[AnomalyRecord],
     new_marks: dict[str, datetime],
+    points: dict[str, SeriesPoints] | None = None,
+    events: EventParams | None = None,
 ) -> list[int]:
-    """Insert new anomalies and advance watermarks in one transaction.
+    """Insert new anomalies, advance watermarks and update alert events in one transaction.
 
     Anomalies already stored (a rerun of the same rows) are skipped, so reruns
     change nothing; watermarks only ever move forward. Points the monitor's feedback
     classifier (if any) predicts to be false positives are stored with
-    suppressed='classifier' and so never notified. Returns the new ids.
+    suppressed='classifier' and so never notified nor part of an event. `points` are
+    every row scored (what events need to resolve); without them the records alone
+    feed the events. Returns the new ids.
     """
     from anomwatch.feedback_classifier import suppress_predicted_false_positives
 
     records = suppress_predicted_false_positives(store, monitor, list(records))
+    if points is None:
+        points = points_from_records(r for r in records if r.suppressed != "classifier")
+    else:
+        points = {s: p.take(np.ones(len(p), dtype=bool)) for s, p in points.items()}  # a copy
+        unflag(points, {(r.series, r.ts) for r in records if r.suppressed == "classifier"})
     with store.begin() as conn:
         existing = _existing_keys(conn, monitor, records)
         fresh = [r for r in records if (r.series, r.ts) not in existing]
@@ -118,6 +130,7 @@ def persist_tick(
                 ],
             )
         _advance_watermarks(conn, monitor, new_marks)
+        apply_events(conn, monitor, points, events or EventParams())
         if not fresh:
             return []
         keys = [(r.series, r.ts) for r in fresh]
@@ -142,9 +155,13 @@ def query_anomalies(
     ids: Sequence[int] | None = None,
     limit: int | None = None,
     newest_first: bool = True,
+    notified: bool | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Stored anomalies matching the filters, streamed (server-side where possible)."""
-    conditions = []
+    conditions: list[ColumnElement[bool]] = []
+    if notified is not None:
+        notified_at = anomalies.c.notified_at
+        conditions.append(notified_at.is_not(None) if notified else notified_at.is_(None))
     if monitor is not None:
         conditions.append(anomalies.c.monitor == monitor)
     if since is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,8 +26,44 @@ class StoreUnavailableError(StoreError):
     """The store dropped the connection, restarted or timed out: worth retrying."""
 
 
+# MySQL/MariaDB error codes of a server that answered "no": retrying cannot help.
+_MYSQL_REFUSALS = {
+    1044: "access denied to the database",
+    1045: "authentication failed",
+    1698: "authentication failed",
+    1049: "the database does not exist",
+}
+# PostgreSQL (libpq) connection messages of the same kind.
+_PG_REFUSALS = (
+    (r"password authentication failed", "authentication failed"),
+    (r"no pg_hba\.conf entry", "authentication failed (the server does not allow this host/user)"),
+    (r'role "[^"]*" does not exist', "authentication failed (unknown user)"),
+    (r"permission denied for database", "access denied to the database"),
+    (r'database "[^"]*" does not exist', "the database does not exist"),
+)
+
+
+def refusal(exc: BaseException) -> str | None:
+    """Why the server refused the connection (bad credentials, no such database), or None.
+
+    These are answers, not outages: they are reported at once and never retried.
+    """
+    orig = getattr(exc, "orig", None) or exc
+    args = getattr(orig, "args", ())
+    if args and isinstance(args[0], int) and args[0] in _MYSQL_REFUSALS:
+        return _MYSQL_REFUSALS[args[0]]
+    text = str(orig)
+    for pattern, reason in _PG_REFUSALS:
+        if re.search(pattern, text):
+            return reason
+    return None
+
+
 def is_transient(exc: SQLAlchemyError) -> bool:
-    """A lost or killed connection, or a server that is (re)starting: another try can work."""
+    """A lost or killed connection, or a server that is (re)starting: another try can work.
+    A refused login (`refusal`) is not transient."""
+    if refusal(exc) is not None:
+        return False
     return isinstance(exc, OperationalError | InterfaceError) or bool(
         getattr(exc, "connection_invalidated", False)
     )
@@ -110,6 +147,12 @@ class Store:
             with self.engine.connect() as conn:
                 return MigrationContext.configure(conn).get_current_revision()
         except SQLAlchemyError as exc:
+            reason = refusal(exc)
+            if reason is not None:
+                raise StoreError(
+                    f"store {self.masked_url}: {reason}: {first_line(exc)}; check "
+                    "ANOMWATCH_STORE_URL"
+                ) from exc
             raise StoreUnavailableError(
                 f"store {self.masked_url} is unreachable: {first_line(exc)}"
             ) from exc

@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, insert, select, update
 
 from anomwatch.store.db import Store, inserted_id
+from anomwatch.store.model_paths import from_stored, models_root, to_stored
 from anomwatch.store.schema import models
 
 
@@ -26,7 +28,7 @@ class ModelRecord:
     sha256: str
 
 
-def _record(row: Any) -> ModelRecord:
+def _record(row: Any, root: Path) -> ModelRecord:
     return ModelRecord(
         id=int(row.id),
         monitor=row.monitor,
@@ -35,7 +37,7 @@ def _record(row: Any) -> ModelRecord:
         trained_at=row.trained_at,
         train_end=row.train_end,
         config_hash=row.config_hash,
-        artifact_path=row.artifact_path,
+        artifact_path=from_stored(row.artifact_path, root),
         sha256=row.sha256,
     )
 
@@ -45,7 +47,8 @@ def active_models(store: Store, monitor: str) -> dict[str, ModelRecord]:
         rows = conn.execute(
             select(models).where(models.c.monitor == monitor, models.c.active.is_(True))
         )
-        return {r.series: _record(r) for r in rows}
+        root = models_root()
+        return {r.series: _record(r, root) for r in rows}
 
 
 def next_version(store: Store, monitor: str, series: str) -> int:
@@ -75,6 +78,7 @@ def register_model(
     metrics: dict[str, Any],
 ) -> ModelRecord:
     """Record a trained model and make it the only active one of its series."""
+    root = models_root()
     with store.begin() as conn:
         conn.execute(
             update(models)
@@ -94,7 +98,7 @@ def register_model(
                 n_rows=n_rows,
                 config_hash=config_hash,
                 params=json.dumps(params, default=str),
-                artifact_path=artifact_path,
+                artifact_path=to_stored(artifact_path, root),
                 sha256=sha256,
                 metrics=json.dumps(metrics, default=str),
                 active=True,
@@ -102,7 +106,7 @@ def register_model(
         )
         model_id = inserted_id(result)
         row = conn.execute(select(models).where(models.c.id == model_id)).one()
-        return _record(row)
+        return _record(row, root)
 
 
 def deactivate(store: Store, model_id: int) -> None:

@@ -1,24 +1,27 @@
 """The notification outbox: digests are recorded before they are sent.
 
-An anomaly joins exactly one digest (its digest_id is set in the same
-transaction that creates the digest), and each digest has one row per target.
+A digest announces alert events (one line per event transition, see
+anomwatch/store/events.py); the anomalies of those events join it (their digest_id is
+set in the same transaction that creates the digest), each anomaly exactly one
+digest, and each digest has one row per target.
 Sending updates those rows; a failed row is retried on a later tick with
 backoff, so a message is never lost and never re-created.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, func, insert, select, tuple_, update
 
 from anomwatch.durations import utcnow
 from anomwatch.store.anomalies import SEVERITY_RANK
 from anomwatch.store.db import Store, inserted_id
-from anomwatch.store.schema import anomalies, digests, notifications, snoozes
+from anomwatch.store.schema import anomalies, digests, events, notifications, snoozes
 
 
 @dataclass(frozen=True)
@@ -41,26 +44,13 @@ class PendingNotification:
 
 @dataclass(frozen=True)
 class NoisePolicy:
-    """What keeps a channel worth reading: repeats, snoozes and an hourly cap."""
+    """What keeps a channel worth reading: a line per event transition, snoozes, a cap."""
 
     min_severity: str = "warning"
-    repeat_window: timedelta = timedelta(hours=1)
     max_per_hour: int = 6
 
 
-def _suppress(conn: Connection, ids: list[int], reason: str) -> None:
-    if ids:
-        conn.execute(update(anomalies).where(anomalies.c.id.in_(ids)).values(suppressed=reason))
-
-
-def _classify(
-    conn: Connection,
-    monitor: str,
-    candidates: Sequence[Any],
-    policy: NoisePolicy,
-    now: datetime,
-) -> tuple[list[int], list[int], list[int]]:
-    """Split candidates into (to notify, snoozed, repeats)."""
+def _active_snoozes(conn: Connection, monitor: str, now: datetime) -> tuple[bool, set[str]]:
     active = (
         conn.execute(
             select(snoozes.c.series).where(snoozes.c.monitor == monitor, snoozes.c.until > now)
@@ -68,29 +58,78 @@ def _classify(
         .scalars()
         .all()
     )
-    whole_monitor = any(s is None for s in active)
-    snoozed_series = {s for s in active if s is not None}
-    last_claimed = dict(
-        conn.execute(
-            select(anomalies.c.series, func.max(anomalies.c.ts))
-            .where(anomalies.c.monitor == monitor, anomalies.c.digest_id.is_not(None))
-            .group_by(anomalies.c.series)
-        ).all()
+    return any(s is None for s in active), {s for s in active if s is not None}
+
+
+def _unclaimed(monitor: str) -> list[Any]:
+    """Anomalies not yet in a digest nor held back for a reason."""
+    return [
+        anomalies.c.monitor == monitor,
+        anomalies.c.digest_id.is_(None),
+        anomalies.c.suppressed.is_(None),
+        anomalies.c.status == "open",
+        anomalies.c.event_id.is_not(None),
+    ]
+
+
+def _snooze(conn: Connection, monitor: str, ids: list[int]) -> None:
+    """Snoozed events lose their notice; their points are stored as 'snoozed'."""
+    if not ids:
+        return
+    conn.execute(
+        update(events)
+        .where(events.c.id.in_(ids))
+        .values(notice=None, notice_at=None, suppressed="snoozed")
     )
-    keep: list[int] = []
-    snoozed: list[int] = []
-    repeats: list[int] = []
-    for row in candidates:
-        if whole_monitor or row.series in snoozed_series:
-            snoozed.append(row.id)
-            continue
-        previous = last_claimed.get(row.series)
-        if previous is not None and previous < row.ts <= previous + policy.repeat_window:
-            repeats.append(row.id)
-            last_claimed[row.series] = row.ts  # a long incident stays one event
-            continue
-        keep.append(row.id)
-    return keep, snoozed, repeats
+    conn.execute(
+        update(anomalies)
+        .where(*_unclaimed(monitor), anomalies.c.event_id.in_(ids))
+        .values(suppressed="snoozed")
+    )
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _lines(conn: Connection, monitor: str, announced: Sequence[Any]) -> list[dict[str, Any]]:
+    """The digest's event lines as of now: kept with the digest, so a retry sends the same."""
+    keys = [(e.series, e.peak_ts) for e in announced if e.kind == "anomaly"]
+    peaks: dict[tuple[str, datetime], Any] = {}
+    if keys:
+        rows = conn.execute(
+            select(anomalies).where(
+                anomalies.c.monitor == monitor,
+                tuple_(anomalies.c.series, anomalies.c.ts).in_(keys),
+            )
+        )
+        peaks = {(r.series, r.ts): r for r in rows}
+    lines = []
+    for e in announced:
+        peak = peaks.get((e.series, e.peak_ts))
+        lines.append(
+            {
+                "event_id": int(e.id),
+                "kind": e.kind,
+                "series": e.series,
+                "notice": e.notice,
+                "status": e.status,
+                "severity": e.severity,
+                "started_at": _iso(e.started_at),
+                "last_at": _iso(e.last_at),
+                "resolved_at": _iso(e.resolved_at),
+                "n_points": int(e.n_points),
+                "peak_score": e.peak_score,
+                "peak_ts": _iso(e.peak_ts),
+                "value": peak.value if peak is not None else None,
+                "expected": peak.expected if peak is not None else None,
+                "lower": peak.lower if peak is not None else None,
+                "upper": peak.upper if peak is not None else None,
+                "components": peak.components if peak is not None else None,
+                "detail": e.detail,
+            }
+        )
+    return lines
 
 
 def create_digest(
@@ -101,34 +140,37 @@ def create_digest(
     policy: NoisePolicy,
     plot_path: str | None = None,
 ) -> int | None:
-    """Claim the monitor's new anomalies into one digest, after noise control.
+    """Claim the monitor's waiting event transitions into one digest, after noise control.
 
-    Snoozed series and repeats of an already notified event are stored but marked
-    `suppressed`. When the hourly cap is reached no digest is made: the anomalies
-    wait, unclaimed, and the next digest lists them (as "N more"), never silence.
+    An event is announced when it opens, escalates or becomes the new normal (a health
+    event also when it resolves): one line per event, however many points it has, so
+    an incident scored over 24 ticks is one message. Its later points are stored with
+    suppressed='repeat'. Events of snoozed series (or monitor) lose that notice and
+    are stored as 'snoozed'. Events below every target's severity wait. When the hourly
+    cap is reached no digest is made: the notices wait for the next one, never silence.
     """
     if not targets:
         return None
-    allowed = [s for s, rank in SEVERITY_RANK.items() if rank >= SEVERITY_RANK[policy.min_severity]]
+    floor = SEVERITY_RANK[policy.min_severity]
     now = utcnow()
     with store.begin() as conn:
-        candidates = conn.execute(
-            select(anomalies.c.id, anomalies.c.series, anomalies.c.ts, anomalies.c.severity)
-            .where(
-                anomalies.c.monitor == monitor,
-                anomalies.c.digest_id.is_(None),
-                anomalies.c.suppressed.is_(None),
-                anomalies.c.status == "open",
-                anomalies.c.severity.in_(allowed),
-            )
-            .order_by(anomalies.c.series, anomalies.c.ts)
+        waiting = conn.execute(
+            select(events)
+            .where(events.c.monitor == monitor, events.c.notice.is_not(None))
+            .order_by(events.c.started_at, events.c.id)
         ).all()
-        if not candidates:
-            return None
-        keep, snoozed, repeats = _classify(conn, monitor, candidates, policy, now)
-        _suppress(conn, snoozed, "snoozed")
-        _suppress(conn, repeats, "repeat")
-        if not keep:
+        whole_monitor, snoozed_series = _active_snoozes(conn, monitor, now)
+        snoozed = [e.id for e in waiting if whole_monitor or e.series in snoozed_series]
+        _snooze(conn, monitor, snoozed)
+        waiting = [e for e in waiting if e.id not in set(snoozed)]
+        # points of an event that has nothing new to say: it was announced already
+        conn.execute(
+            update(anomalies)
+            .where(*_unclaimed(monitor), anomalies.c.event_id.not_in([e.id for e in waiting]))
+            .values(suppressed="repeat")
+        )
+        announced = [e for e in waiting if SEVERITY_RANK[e.severity] >= floor]
+        if not announced:
             return None
         recent = conn.execute(
             select(func.count())
@@ -137,25 +179,35 @@ def create_digest(
         ).scalar_one()
         if recent >= policy.max_per_hour:
             return None
+        ids = [int(e.id) for e in announced]
+        claimed = conn.execute(
+            select(func.count())
+            .select_from(anomalies)
+            .where(*_unclaimed(monitor), anomalies.c.event_id.in_(ids))
+        ).scalar_one()
         digest_id = inserted_id(
             conn.execute(
                 insert(digests).values(
                     monitor=monitor,
                     run_id=run_id,
                     created_at=now,
-                    n_anomalies=len(keep),
+                    n_anomalies=int(claimed),
                     plot_path=plot_path,
+                    events=json.dumps(_lines(conn, monitor, announced)),
                 )
             )
         )
-        kept = set(keep)
-        top_rank = max(SEVERITY_RANK[r.severity] for r in candidates if r.id in kept)
-        for chunk in range(0, len(keep), 500):
-            conn.execute(
-                update(anomalies)
-                .where(anomalies.c.id.in_(keep[chunk : chunk + 500]))
-                .values(digest_id=digest_id)
-            )
+        conn.execute(
+            update(anomalies)
+            .where(*_unclaimed(monitor), anomalies.c.event_id.in_(ids))
+            .values(digest_id=digest_id)
+        )
+        conn.execute(
+            update(events)
+            .where(events.c.id.in_(ids))
+            .values(notice=None, notice_at=None, digest_id=digest_id, updated_at=now)
+        )
+        top_rank = max(SEVERITY_RANK[e.severity] for e in announced)
         conn.execute(
             insert(notifications),
             [
@@ -174,6 +226,18 @@ def create_digest(
             ],
         )
         return digest_id
+
+
+def digest_events(store: Store, digest_id: int) -> list[dict[str, Any]]:
+    """The event lines a digest announces, as they were when it was made."""
+    with store.begin() as conn:
+        raw = conn.execute(select(digests.c.events).where(digests.c.id == digest_id)).scalar()
+    lines: list[dict[str, Any]] = json.loads(raw) if raw else []
+    for line in lines:
+        for key in ("started_at", "last_at", "resolved_at", "peak_ts"):
+            if line.get(key):
+                line[key] = datetime.fromisoformat(line[key])
+    return lines
 
 
 def add_snooze(

@@ -127,9 +127,59 @@ anomalies = Table(
     Column("suppressed", String(32)),
     Column("notified_at", Timestamp),
     Column("created_at", Timestamp, nullable=False),
+    Column("event_id", BigId, ForeignKey("events.id")),
     UniqueConstraint("monitor", "series", "ts"),
     Index("ix_anomalies_monitor_ts", "monitor", "ts"),
     Index("ix_anomalies_digest", "monitor", "digest_id"),
+    Index("ix_anomalies_event", "event_id"),
+)
+
+# One alert: consecutive anomalous points of a series (kind 'anomaly', grouped by
+# detector/events.py), or a failing health check of the monitor (kind 'health',
+# series = the check's name). The unit of notification: a digest announces the
+# event's pending `notice` (opened, escalated, new_normal; resolved for health).
+events = Table(
+    "events",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("monitor", String(MONITOR_LEN), nullable=False),
+    Column("series", String(SERIES_LEN), nullable=False),
+    Column("kind", String(16), nullable=False),  # anomaly | health
+    Column("status", String(16), nullable=False),  # open | new_normal | resolved
+    Column("started_at", Timestamp, nullable=False),
+    Column("last_at", Timestamp, nullable=False),  # last anomalous point (last failed check)
+    Column("resolved_at", Timestamp),
+    Column("new_normal_at", Timestamp),
+    Column("first_score", Double),
+    Column("peak_score", Double),
+    Column("peak_ts", Timestamp),
+    Column("severity", String(16), nullable=False),
+    Column("n_points", Integer, nullable=False),
+    Column("quiet_rows", Integer, nullable=False, server_default="0"),
+    Column("announced_severity", String(16)),
+    Column("announced_peak", Double),
+    Column("detail", Text),  # health: what is wrong, in words
+    Column("notice", String(16)),  # transition waiting for the next digest
+    Column("notice_at", Timestamp),
+    Column("suppressed", String(32)),  # why it was not announced (backfill, snoozed)
+    Column("digest_id", BigId, ForeignKey("digests.id")),  # the last digest announcing it
+    Column("created_at", Timestamp, nullable=False),
+    Column("updated_at", Timestamp, nullable=False),
+    UniqueConstraint("monitor", "series", "kind", "started_at"),
+    Index("ix_events_monitor_status", "monitor", "status"),
+    Index("ix_events_monitor_started", "monitor", "started_at"),
+    Index("ix_events_monitor_notice", "monitor", "notice"),
+)
+
+# Rows up to last_ts of a series have been fed to its events: a rerun, a resumed
+# backfill or an overlapping range never feeds a row twice.
+event_cursors = Table(
+    "event_cursors",
+    metadata,
+    Column("monitor", String(MONITOR_LEN), primary_key=True),
+    Column("series", String(SERIES_LEN), primary_key=True),
+    Column("last_ts", Timestamp, nullable=False),
+    Column("updated_at", Timestamp, nullable=False),
 )
 
 digests = Table(
@@ -141,6 +191,7 @@ digests = Table(
     Column("created_at", Timestamp, nullable=False),
     Column("n_anomalies", Integer, nullable=False),
     Column("plot_path", String(1000)),
+    Column("events", Text),  # JSON: the event lines as announced (stable across retries)
 )
 
 notifications = Table(

@@ -239,7 +239,9 @@ def test_a_gap_before_new_rows_is_noted_and_regular_rows_are_not() -> None:
     item = SeriesWork("a", times[3], rows, None)
     note = gap_note(item)
     assert note is not None
-    assert note.startswith("a: 1 gap(s) in the data, longest 0 days 02:00:00 before")
+    assert (
+        note == "a: 1 gap(s) in the data, longest 2h before 2026-11-20 02:25:00 UTC (usual step 5m)"
+    )
     assert gap_note(SeriesWork("a", times[3], rows.iloc[:6], None)) is None
     assert gap_note(SeriesWork("a", times[-1], rows, None)) is None  # the gap is old news
 

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from typer.testing import CliRunner
 
 from anomwatch.cli import app
+from anomwatch.durations import utcnow
 from anomwatch.store.anomalies import AnomalyRecord, persist_tick, query_anomalies
 from anomwatch.store.runs import register_monitor
 
 runner = CliRunner()
-NOW = datetime.now().replace(microsecond=0)
+NOW = utcnow().replace(microsecond=0)  # the store keeps naive UTC, whatever TZ the test runs in
 
 
 @pytest.fixture
@@ -76,7 +77,11 @@ def test_list_formats(filled) -> None:
         (("anomalies", "show", "1", "--before", "0"), "Invalid value for '--before'"),
         (("anomalies", "list", "--limit", "-5"), "Invalid value for '--limit'"),
         (("anomalies", "label", "999", "--true-positive"), "unknown anomaly id(s): 999"),
-        (("anomalies", "label", "1"), "Missing option '--false-positive'"),
+        (("anomalies", "label", "1"), "give exactly one of --true-positive or --false-positive"),
+        (
+            ("anomalies", "label", "1", "--true-positive", "--false-positive"),
+            "give exactly one of --true-positive or --false-positive",
+        ),
         (("anomalies", "tune", "nope"), "unknown monitor 'nope'; monitors in the store: web"),
         (("report", "--monitor", "nope"), "unknown monitor 'nope'; monitors in the store: web"),
         (("report", "--monitor", "web", "--since", "lastweek"), "--since: invalid time"),

@@ -240,16 +240,26 @@ def test_bad_files_exit_2_with_clear_errors_while_good_files_still_run(
         "table",
         "plots",
     ]
+    store = Store(url)
+    assert detect_tables(store) == {"detect_good_c0_01", "detect_good_c0_02"}
+    flagged = {
+        name: sum(bool(r["is_anomaly"]) for r in table_rows(store, name))
+        for name in ("detect_good_c0_01", "detect_good_c0_02")
+    }
     assert lines[1].split()[:5] == [
         "good.csv",
         "0.01",
         "600",
-        lines[1].split()[3],
+        str(flagged["detect_good_c0_01"]),  # the points flagged in the run's table
         "detect_good_c0_01",
     ]
-    assert lines[2].split()[4] == "detect_good_c0_02"
-    store = Store(url)
-    assert detect_tables(store) == {"detect_good_c0_01", "detect_good_c0_02"}
+    assert lines[2].split()[:5] == [
+        "good.csv",
+        "0.02",
+        "600",
+        str(flagged["detect_good_c0_02"]),
+        "detect_good_c0_02",
+    ]
     assert sorted(p.name for p in out.iterdir()) == ["good-c0.01", "good-c0.02"]
     store.dispose()
 

@@ -50,7 +50,7 @@ def test_slow_read_is_cancelled_after_statement_timeout(databases) -> None:
     assert "cancelled after source.statement_timeout (1 s)" in message
 
 
-def test_fast_reads_and_streamed_reads_are_not_cancelled(sqlite_databases) -> None:
+def test_fast_reads_are_not_cancelled_by_an_earlier_deadline(sqlite_databases) -> None:
     url = sqlite_databases.new("src")
     write_rows(url, simulate(T0, T0 + timedelta(hours=2), hosts=("a",), metrics={"cpu": (1, 1, 0)}))
     reader = SourceReader(monitor(url, table="metrics", statement_timeout="1s"))
@@ -60,6 +60,25 @@ def test_fast_reads_and_streamed_reads_are_not_cancelled(sqlite_databases) -> No
     assert len(reader.read_range(None, T0 + timedelta(hours=3)).frame) == 24
     reader.close()
     assert sum(len(c.frame) for c in chunks) == 24
+
+
+def test_a_streamed_read_longer_than_the_timeout_is_not_cancelled(sqlite_databases) -> None:
+    """A backfill consumes its chunks slowly: the statement outlives statement_timeout."""
+    url = sqlite_databases.new("src")
+    hosts = tuple("abcdefgh")
+    written = write_rows(
+        url, simulate(T0, T0 + timedelta(days=2), hosts=hosts, metrics={"cpu": (1, 1, 0)})
+    )
+    reader = SourceReader(monitor(url, table="metrics", statement_timeout="1s"))
+    started = time.monotonic()
+    total = 0
+    for chunk in reader.iter_range(None, T0 + timedelta(days=3), chunk_rows=500):
+        total += len(chunk.frame)
+        time.sleep(0.2)  # a slow consumer: later fetches run after the deadline
+    elapsed = time.monotonic() - started
+    reader.close()
+    assert elapsed > 2, "the read must outlive the 1 s timeout for this test to mean anything"
+    assert total == written == 8 * 576
 
 
 def test_a_connection_killed_before_a_read_is_retryable(databases, monkeypatch) -> None:

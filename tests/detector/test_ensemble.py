@@ -22,16 +22,33 @@ def sine(n: int, seed: int = 0) -> np.ndarray:
     return (np.sin(np.linspace(0, 20, n)) + rng.normal(0, 0.1, n))[:, None]
 
 
+# The Isolation Forest alone with the contamination quantile: a member whose scores
+# need no context rows, so a window scores exactly like the same rows of a batch.
+FOREST = {"components": ["iforest"], "weights": "equal", "threshold": "quantile"}
+
+
 @pytest.fixture(scope="module")
 def fitted() -> EnsembleDetector:
-    return EnsembleDetector(DetectorConfig(seed=3)).fit(sine(2000))
+    return EnsembleDetector(DetectorConfig(seed=3, **FOREST)).fit(sine(2000))
+
+
+def test_the_defaults_find_the_spike_and_keep_a_quiet_sine() -> None:
+    stamps = np.datetime64("2026-01-01") + np.arange(2500) * np.timedelta64(5, "m")
+    data = sine(2500, seed=9)
+    data[2250] += 3.0
+    model = EnsembleDetector(DetectorConfig(seed=3)).fit(data[:2000], ts=stamps[:2000])
+    context = model.config.context_rows
+    result = model.score(data[2000 - context :], ts=stamps[2000 - context :])
+    assert set(result.components) == {"iforest", "robust_residual", "level_shift"}
+    flagged = np.flatnonzero(result.is_anomaly[context:]) + 2000
+    assert flagged.tolist() == [2250]
 
 
 def test_every_row_gets_a_score_in_unit_interval(fitted: EnsembleDetector) -> None:
     result = fitted.score(sine(37, seed=1))
     assert result.score.shape == (37,) and result.is_anomaly.shape == (37,)
     assert result.expected.shape == result.lower.shape == result.upper.shape == (37, 1)
-    assert set(result.components) == {"iforest"}
+    assert set(result.components) == {"iforest"}  # the fixture: the forest alone
     assert ((result.score >= 0) & (result.score <= 1)).all()
 
 

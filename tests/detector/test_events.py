@@ -89,3 +89,32 @@ def test_any_split_into_ticks_gives_the_same_events(
         carried = part.open
     assert opened == whole.opened_rows().tolist()
     assert kinds == [(t.kind, t.row) for t in whole.transitions]
+
+
+def test_hourly_data_needs_resolve_after_rows_normal_rows_too() -> None:
+    ts = np.datetime64("2026-01-01T00:00") + np.timedelta64(1, "h") * np.arange(40)
+    flags = np.zeros(40, bool)
+    flags[[5, 8, 20]] = True  # 2 normal hours between the first two: still one event
+    feed = track_events(ts, flags, np.full(40, 0.99), np.ones(40, int), EventParams())
+    assert feed.opened_rows().tolist() == [5, 20]
+    assert [t.row for t in feed.transitions if t.kind == "resolved"] == [8 + 6, 20 + 6]
+
+
+def test_a_flag_after_a_long_data_gap_is_a_new_event() -> None:
+    """Only flagged rows reach the tracker when no unflagged row was read in between."""
+    # quiet for resolve_after (1 h) x resolve_after_rows (6): a gap of 6 h or more
+    ts = np.array(["2026-01-01T00:00", "2026-01-01T00:30", "2026-01-01T06:30"], "datetime64[us]")
+    feed = track_events(ts, np.ones(3, bool), np.full(3, 0.99), np.ones(3, int), EventParams())
+    assert [(t.kind, t.row) for t in feed.transitions] == [
+        ("opened", 0),
+        ("resolved", 2),
+        ("opened", 2),
+    ]
+    assert feed.row_event.tolist() == [0, 0, 1]
+    carried = track_events(
+        ts[:2], np.ones(2, bool), np.full(2, 0.99), np.ones(2, int), EventParams()
+    )
+    rest = track_events(
+        ts[2:], np.ones(1, bool), np.full(1, 0.99), np.ones(1, int), EventParams(), carried.open
+    )
+    assert [t.kind for t in rest.transitions] == ["resolved", "opened"]

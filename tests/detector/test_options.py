@@ -48,8 +48,15 @@ def test_ensemble_reports_alarms_as_anomalies_and_keeps_the_crossings() -> None:
     train = sine(1500)
     test = sine(400, seed=1)
     test[200:230] += 2.0  # a 30-point excursion
-    plain = EnsembleDetector(DetectorConfig(components=["robust_residual"])).fit(train)
-    config = DetectorConfig(components=["robust_residual"], alarm={"k": 2, "m": 3, "suppress": 50})
+    member = {
+        "components": ["robust_residual"],
+        "weights": "equal",
+        "threshold": "quantile",
+        "max_events_per_week": None,
+        "robust_residual": {"trend": False, "window": None},
+    }
+    plain = EnsembleDetector(DetectorConfig.model_validate(member)).fit(train)
+    config = DetectorConfig.model_validate({**member, "alarm": {"k": 2, "m": 3, "suppress": 50}})
     alarmed = EnsembleDetector(config).fit(train)
     crossings, result = plain.score(test), alarmed.score(test)
     assert result.crossed is not None
@@ -198,7 +205,7 @@ def test_auto_weights_favour_the_member_that_sees_the_anomalies() -> None:
         components=["iforest", "robust_residual"],
         weights="auto",
         threshold="sigma",
-        robust_residual={"trend": True},
+        robust_residual={"trend": True, "window": None},
     )
     detector = EnsembleDetector(config).fit(x)
     assert detector.weights_["robust_residual"] > 0.8 > detector.weights_["iforest"]
@@ -206,10 +213,14 @@ def test_auto_weights_favour_the_member_that_sees_the_anomalies() -> None:
     assert set(detector.score(x[:20]).components) == {"iforest", "robust_residual"}
 
 
-def test_default_configuration_is_unchanged() -> None:
+def test_default_configuration_is_the_benchmarked_one() -> None:
     config = DetectorConfig()
-    assert config.threshold == "quantile" and config.alarm is None and config.smoothing == 0
-    assert config.context_rows == config.sequence_length - 1
+    assert config.components == ["iforest", "robust_residual", "level_shift"]
+    assert config.weights == "auto" and config.threshold == "sigma"
+    assert config.max_events_per_week == 1.0 and config.seasonality.mode == "auto"
+    assert config.robust_residual.trend and config.robust_residual.window == 40
+    assert config.alarm is None and config.smoothing == 0
+    assert config.context_rows == 40
 
 
 def test_quantile_threshold_never_flags_more_than_the_contamination_on_ties() -> None:
@@ -225,6 +236,10 @@ def test_one_column_forest_flags_at_most_its_contamination_on_training_data() ->
     rng = np.random.default_rng(3)
     X = np.round(rng.normal(50, 5, 5000), 1)[:, None]  # few distinct values: tied scores
     for c in (0.01, 0.02):
-        detector = EnsembleDetector(DetectorConfig(components=["iforest"], contamination=c))
+        detector = EnsembleDetector(
+            DetectorConfig(
+                components=["iforest"], contamination=c, threshold="quantile", weights="equal"
+            )
+        )
         result = detector.fit(X).score(X)
         assert 0.5 * c <= result.is_anomaly.mean() <= c

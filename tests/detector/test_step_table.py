@@ -19,7 +19,10 @@ def test_same_scores_flags_and_components_as_the_detector(seed: int) -> None:
     train = _series(seed)
     if seed == 2:
         train = np.round(train)  # many ties between training and scored values
-    detector = EnsembleDetector(DetectorConfig(seed=seed)).fit(train[:, None])
+    config = DetectorConfig(
+        seed=seed, components=["iforest"], weights="equal", threshold="quantile"
+    )
+    detector = EnsembleDetector(config).fit(train[:, None])
     table = StepTableScorer.build(detector)
     assert table is not None
     rng = np.random.default_rng(100 + seed)

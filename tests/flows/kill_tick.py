@@ -99,6 +99,10 @@ def plain_pipeline(kill_at: str | None) -> None:
 
 def main() -> None:
     step, until, monitors_file = sys.argv[1], datetime.fromisoformat(sys.argv[2]), sys.argv[3]
+    import anomwatch
+
+    # the crash tests check this line: the child must run the tree under test
+    print(f"anomwatch imported from {Path(anomwatch.__file__).parent}", file=sys.stderr)
     from anomwatch.config import load_monitors
     from anomwatch.settings import Settings
     from anomwatch.store.db import Store

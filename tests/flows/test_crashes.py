@@ -26,6 +26,7 @@ from anomwatch.store.runs import list_runs  # noqa: E402
 
 pytestmark = [pytest.mark.flows, pytest.mark.slow]
 KILLER = Path(__file__).resolve().parent / "kill_tick.py"
+REPO = Path(__file__).resolve().parents[2]  # the tree under test, not the installed package
 UNTIL = T0 + timedelta(hours=1)
 
 
@@ -65,12 +66,14 @@ def test_killed_tick_is_completed_by_the_next_one(
         marks_before = get_watermarks(dep.store, "hosts")
         child = subprocess.run(
             [sys.executable, str(KILLER), step, UNTIL.isoformat(), str(dep.monitors_file)],
-            env={**os.environ},
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+            cwd=REPO,
             capture_output=True,
             text=True,
             timeout=120,
         )
         assert child.returncode == -signal.SIGKILL, child.stderr[-2000:]
+        assert f"anomwatch imported from {REPO / 'anomwatch'}" in child.stderr, child.stderr[:500]
 
         stored = anomaly_keys(dep)
         marks = get_watermarks(dep.store, "hosts")

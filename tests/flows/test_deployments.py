@@ -39,7 +39,10 @@ def test_serve_builds_one_scheduled_deployment_per_monitor() -> None:
     parsed = load_monitors(ROOT / "monitors.yaml")
     deployments = monitor_deployments(parsed, ROOT / "monitors.yaml")
     names = [m.name for m in parsed.monitors]
-    assert [d.name for d in deployments] == names + [f"{n}-retrain" for n in names]
+    # distinct from prefect.yaml's names, so serve never takes over a worker's deployment
+    assert [d.name for d in deployments] == [f"{n}-serve" for n in names] + [
+        f"{n}-retrain-serve" for n in names
+    ]
     assert [d.schedules[0].schedule.cron for d in deployments] == [
         m.schedule for m in parsed.monitors
     ] + [m.feedback.schedule for m in parsed.monitors]
@@ -50,10 +53,15 @@ def test_serve_builds_one_scheduled_deployment_per_monitor() -> None:
 def test_a_monitor_without_auto_tune_gets_no_retrain_deployment(tmp_path: Path) -> None:
     from flows.deployments import monitor_deployments
 
-    text = (ROOT / "monitors.yaml").read_text().replace(
-        "      contamination: 0.005", "      contamination: 0.005\n    feedback: {auto_tune: false}"
+    text = (
+        (ROOT / "monitors.yaml")
+        .read_text()
+        .replace(
+            "      contamination: 0.005",
+            "      contamination: 0.005\n    feedback: {auto_tune: false}",
+        )
     )
     (tmp_path / "monitors.yaml").write_text(text)
     parsed = load_monitors(tmp_path / "monitors.yaml")
     names = [d.name for d in monitor_deployments(parsed, tmp_path / "monitors.yaml")]
-    assert names == ["demo-hosts", "demo-cpu", "demo-hosts-retrain"]
+    assert names == ["demo-hosts-serve", "demo-cpu-serve", "demo-hosts-retrain-serve"]

@@ -16,11 +16,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from notify_servers import SmtpServer  # noqa: E402
 
 from anomwatch.demo import STEP, Incident, simulate, write_rows  # noqa: E402
+from anomwatch.durations import utcnow  # noqa: E402
 from anomwatch.store.anomalies import get_watermarks, query_anomalies  # noqa: E402
 from anomwatch.store.db import Store  # noqa: E402
 from anomwatch.store.outbox import list_notifications  # noqa: E402
 from anomwatch.store.runs import list_runs  # noqa: E402
-from anomwatch.store.schema import anomalies, models, notifications, runs  # noqa: E402
+from anomwatch.store.schema import anomalies, models, notifications, runs, thresholds  # noqa: E402
 from flows.monitor import monitor_tick  # noqa: E402
 
 pytestmark = [pytest.mark.flows, pytest.mark.slow]
@@ -49,8 +50,8 @@ async def table_artifact(key: str) -> list[dict]:
     return json.loads(data) if isinstance(data, str) else data
 
 
-def rows(start: datetime, end: datetime):
-    return simulate(start, end, (SPIKE,), hosts=HOSTS, metrics=METRICS)
+def rows(start: datetime, end: datetime, incidents: tuple[Incident, ...] = (SPIKE,)):
+    return simulate(start, end, incidents, hosts=HOSTS, metrics=METRICS)
 
 
 class Deployment:
@@ -63,10 +64,16 @@ class Deployment:
         self.store.migrate()
         self.monitors_file = tmp_path / "monitors.yaml"
         self.write_monitors(targets)
-        monkeypatch.setenv("ANOMWATCH_HOME", str(tmp_path / "home"))
-        monkeypatch.setenv("ANOMWATCH_STORE_URL", self.store_url)
-        monkeypatch.setenv("ANOMWATCH_NOTIFY_RETRY_BASE_SECONDS", "0")
-        monkeypatch.setenv("ANOMWATCH_NOTIFY_TIMEOUT_SECONDS", "5")
+        self.home = tmp_path / "home"
+        self.monkeypatch = monkeypatch
+        self.use()
+
+    def use(self) -> None:
+        """Point the settings at this deployment (a test may run two side by side)."""
+        self.monkeypatch.setenv("ANOMWATCH_HOME", str(self.home))
+        self.monkeypatch.setenv("ANOMWATCH_STORE_URL", self.store_url)
+        self.monkeypatch.setenv("ANOMWATCH_NOTIFY_RETRY_BASE_SECONDS", "0")
+        self.monkeypatch.setenv("ANOMWATCH_NOTIFY_TIMEOUT_SECONDS", "5")
 
     def write_monitors(self, targets: list[str], **source) -> None:
         spec = {
@@ -98,6 +105,7 @@ class Deployment:
         )
 
     def tick(self, until: datetime, monitor: str = "hosts") -> dict:
+        self.use()
         return monitor_tick(monitor, monitors_file=str(self.monitors_file), until=until)
 
     def counts(self) -> dict[str, int]:
@@ -152,6 +160,50 @@ def test_end_to_end_tick_stores_notifies_once_and_reruns_change_nothing(
         statuses = [r["status"] for r in list_runs(dep.store, "hosts")]
         assert statuses == ["succeeded", "succeeded", "succeeded"]
         dep.store.dispose()
+
+
+def test_tuned_minimum_score_flags_only_points_at_or_above_it_in_later_ticks(
+    sqlite_databases, tmp_path, monkeypatch
+) -> None:
+    """Two identical deployments; one gets a tuned minimum score between two ticks."""
+    incidents = (SPIKE, Incident("a", "cpu", "shift", T0 + timedelta(minutes=20), 4))
+    deps = {}
+    for name in ("own", "tuned"):
+        (tmp_path / name).mkdir()
+        dep = Deployment(sqlite_databases, tmp_path / name, monkeypatch, [])
+        write_rows(
+            dep.source_url, rows(T0 - timedelta(days=2), T0 + timedelta(hours=1) + STEP, incidents)
+        )
+        dep.tick(T0)
+        deps[name] = dep
+    own, tuned = deps["own"], deps["tuned"]
+    own.tick(T0 + timedelta(hours=1))
+    flagged = {
+        (r["series"], r["ts"], r["score"]) for r in query_anomalies(own.store, monitor="hosts")
+    }
+    scores = sorted({score for _, _, score in flagged})
+    assert len(scores) >= 2, f"the incidents should give several distinct scores: {scores}"
+    minimum = scores[1]  # a flagged score itself: "at or above" keeps it
+    with tuned.store.begin() as conn:
+        conn.execute(
+            thresholds.insert().values(
+                monitor="hosts",
+                threshold=minimum,
+                n_labels=20,
+                precision=1.0,
+                recall=1.0,
+                chosen_by="test",
+                chosen_at=utcnow(),
+            )
+        )
+    tuned.tick(T0 + timedelta(hours=1))
+    kept = {
+        (r["series"], r["ts"], r["score"]) for r in query_anomalies(tuned.store, monitor="hosts")
+    }
+    assert kept == {f for f in flagged if f[2] >= minimum}
+    assert len(kept) < len(flagged)
+    own.store.dispose()
+    tuned.store.dispose()
 
 
 def test_smtp_down_keeps_digest_pending_until_next_tick(databases, tmp_path, monkeypatch) -> None:

@@ -36,7 +36,18 @@ def write_source(url: str) -> None:
     )
 
 
-def monitor_spec(url: str) -> dict:
+# An Isolation-Forest-only monitor with the contamination quantile: the configuration
+# the step tables (the backfill fast path) can tabulate.
+FOREST_ONLY = {
+    "components": ["iforest"],
+    "weights": "equal",
+    "threshold": "quantile",
+    "max_events_per_week": None,
+    "seasonality": {"mode": "off"},
+}
+
+
+def monitor_spec(url: str, **detector: object) -> dict:
     return {
         "name": "hosts",
         "source": {
@@ -46,7 +57,7 @@ def monitor_spec(url: str) -> dict:
             "series": ["host", "metric"],
             "values": ["value"],
         },
-        "detector": {"seed": 1},
+        "detector": {"seed": 1, **detector},
         "retrain": {"window": "2d"},
     }
 
@@ -127,7 +138,10 @@ def test_step_tables_store_the_same_anomalies_as_the_detector(setup, monkeypatch
         return table
 
     monkeypatch.setattr(StepTableScorer, "build", staticmethod(counting_build))
-    monitor, store, models = setup
+    _, store, models = setup
+    monitor = parse_monitors({"monitors": [monitor_spec(setup[0].source.url, **FOREST_ONLY)]}).get(
+        "hosts"
+    )
     stored = {}
     for threshold in (10**9, 0):  # detector.score per series, then step tables
         monkeypatch.setattr(backfill_module, "TABLE_MIN_ROWS_PER_SERIES", threshold)

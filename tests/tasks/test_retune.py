@@ -38,9 +38,18 @@ def add_labelled(store, n: int, start: int = 0) -> None:  # type: ignore[no-unty
         residual = 0.9 if real else 0.2
         records.append(
             AnomalyRecord(
-                "web", f"host={i % 3}", T0 + timedelta(minutes=5 * i), 100.0, 50.0, 40.0, 60.0,
-                score, json.dumps({"iforest": score, "robust_residual": residual}), "{}",
-                "warning", None,
+                "web",
+                f"host={i % 3}",
+                T0 + timedelta(minutes=5 * i),
+                100.0,
+                50.0,
+                40.0,
+                60.0,
+                score,
+                json.dumps({"iforest": score, "robust_residual": residual}),
+                "{}",
+                "warning",
+                None,
             )
         )
     persist_tick(store, "web", None, records, {})

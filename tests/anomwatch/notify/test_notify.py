@@ -22,43 +22,74 @@ T0 = datetime(2026, 11, 20, 10, 0)
 
 
 def rows(n: int):
+    """Event lines as outbox.digest_events gives them: n events, the last critical."""
     return [
         {
-            "series": f"host=web-{i % 3}",
-            "ts": T0 + timedelta(minutes=5 * i),
+            "event_id": i + 1,
+            "kind": "anomaly",
+            "series": f"host=web-{i}",
+            "notice": "escalated" if i == n - 1 else "opened",
+            "status": "open",
+            "severity": "critical" if i == n - 1 else "warning",
+            "started_at": T0 + timedelta(minutes=5 * i),
+            "last_at": T0 + timedelta(minutes=5 * i + 15),
+            "resolved_at": None,
+            "n_points": 4,
+            "peak_score": 0.99 + i / 10_000,
+            "peak_ts": T0 + timedelta(minutes=5 * i + 10),
             "value": 90.0 + i,
             "expected": 40.0,
             "lower": 30.0,
             "upper": 50.0,
-            "score": 0.99 + i / 10_000,
-            "severity": "critical" if i == n - 1 else "warning",
             "components": '{"iforest": 0.99}',
+            "detail": None,
         }
         for i in range(n)
     ]
 
 
-def test_digest_groups_events_lists_top_ones_then_the_rest() -> None:
-    digest = render_digest("web", rows(5), max_items=2, history_command="anomwatch anomalies x")
-    assert digest.title == "[anomwatch] web: 5 anomalies (1 critical)"
+def test_digest_is_one_line_per_event_most_urgent_first_then_the_rest() -> None:
+    digest = render_digest("web", rows(3), max_items=2, history_command="anomwatch anomalies x")
+    assert digest.title == "[anomwatch] web: 3 events (1 escalated, 2 opened, 1 critical)"
     lines = digest.text.splitlines()
     assert lines[0] == (
-        "Monitor web: 5 anomalies in 3 event(s) on 3 series, "
-        "2026-11-20 10:00 to 2026-11-20 10:20 UTC"
+        "Monitor web: 3 events (1 escalated, 2 opened) on 3 series, "
+        "2026-11-20 10:00 to 2026-11-20 10:25 UTC"
     )
-    assert lines[2].startswith(
-        "CRITICAL host=web-1  2026-11-20 10:05:00 to 10:20:00 (2 points)  value 94"
+    assert lines[2] == (
+        "CRITICAL host=web-2  escalated  since 2026-11-20 10:10:00, 4 points so far  "
+        "peak 92 at 10:20:00  expected 40 [30, 50]  score 0.9902  (iforest 0.990)"
     )
-    assert "expected 40 [30, 50]" in lines[2] and "(iforest 0.990)" in lines[2]
-    assert lines[3].startswith("WARNING  host=web-0  2026-11-20 10:00:00 to 10:15:00")
+    assert lines[3].startswith("WARNING  host=web-1  opened  since 2026-11-20 10:05:00")
     assert lines[4] == "... and 1 more event(s)."
     assert digest.text.endswith("See all: anomwatch anomalies x")
-    assert "<table" in digest.html and "host=web-1" in digest.html
+    assert "display:table-row" in digest.html and "host=web-2" in digest.html
 
 
-def test_points_further_apart_than_the_gap_are_separate_events() -> None:
-    digest = render_digest("web", rows(5), 10, "x", event_gap=timedelta(minutes=5))
-    assert "in 5 event(s)" in digest.text
+def test_new_normal_resolved_and_health_lines_say_what_happened() -> None:
+    shift, health = rows(2)
+    shift.update(notice="new_normal", status="resolved", resolved_at=T0 + timedelta(hours=7))
+    health.update(
+        kind="health",
+        series="failed_runs",
+        notice="resolved",
+        status="resolved",
+        severity="critical",
+        resolved_at=T0 + timedelta(hours=1),
+        peak_score=None,
+        value=None,
+    )
+    digest = render_digest("web", [shift, health], 10, "x")
+    lines = digest.text.splitlines()
+    assert lines[2] == (
+        "HEALTH   failed_runs  resolved  healthy again at 2026-11-20 11:00:00 "
+        "(failing since 2026-11-20 10:05:00)"
+    )
+    assert lines[3].startswith(
+        "WARNING  host=web-0  new normal (treated as normal until it resolves)  since "
+        "2026-11-20 10:00:00, 4 points so far, resolved 17:00:00"
+    )
+    assert "1 health" in digest.title
 
 
 def test_webhook_receives_the_text_digest() -> None:
@@ -84,6 +115,10 @@ def test_email_has_html_and_the_png_plot(tmp_path: Path) -> None:
     assert mail["To"] == "oncall@example.com"
     types = {p.get_content_type(): p for p in mail.walk()}
     assert "host=web-1" in types["text/html"].get_payload(decode=True).decode()
+    # the plain-text part keeps each event on one line, not one line per table cell
+    plain = types["text/plain"].get_payload(decode=True).decode().splitlines()
+    assert "severity | series | time (UTC) | peak value | expected [band] | score" in plain[2]
+    assert plain[3].startswith("critical | host=web-1 | 2026-11-20 10:05:00 | 91 | 40 [30, 50]")
     assert types["image/png"].get_payload(decode=True) == png.read_bytes()
 
 
@@ -92,10 +127,13 @@ def test_failures_are_reported_not_raised_and_hanging_peer_is_bounded() -> None:
     with WebhookReceiver(status=500) as hook:
         outcome = send_digest(f"json://127.0.0.1:{hook.port}/h", digest, None, timeout=5)
     assert not outcome.ok and outcome.error
-    with WebhookReceiver(delay=30) as hook:
+    # apprise's own socket read timeout is set longer than the hang (rto=30), so
+    # only send_digest's `timeout` can end the call early.
+    with WebhookReceiver(delay=12) as hook:
         started = time.monotonic()
-        outcome = send_digest(f"json://127.0.0.1:{hook.port}/h?rto=2&cto=2", digest, None, 2)
-        assert time.monotonic() - started < 15
+        outcome = send_digest(f"json://127.0.0.1:{hook.port}/h?rto=30", digest, None, 1)
+        elapsed = time.monotonic() - started
+    assert elapsed < 5, f"a peer hanging 12 s held the send for {elapsed:.1f} s"
     assert not outcome.ok
 
 

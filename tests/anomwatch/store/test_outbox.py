@@ -13,6 +13,7 @@ from anomwatch.store.outbox import (
     create_digest,
     digest_anomalies,
     due_notifications,
+    list_notifications,
     mark_failed,
     mark_sent,
     remove_snoozes,
@@ -78,7 +79,7 @@ def test_repeats_of_a_notified_event_are_suppressed(store) -> None:
     add(store, "a", 5)
     add(store, "a", 50)
     add(store, "a", 200)  # far after: a new event
-    digest = create_digest(store, "m", None, TARGETS, NoisePolicy(repeat_window=timedelta(hours=1)))
+    digest = create_digest(store, "m", None, TARGETS, NoisePolicy())
     assert [r["ts"] for r in digest_anomalies(store, digest)] == [T0 + timedelta(minutes=200)]
     marks = suppressed(store)
     assert marks[("a", T0 + timedelta(minutes=5))] == "repeat"
@@ -101,7 +102,7 @@ def test_snoozed_series_and_monitor_are_stored_not_notified(store) -> None:
 
 
 def test_hourly_cap_defers_instead_of_dropping(store) -> None:
-    policy = NoisePolicy(max_per_hour=1, repeat_window=timedelta(0))
+    policy = NoisePolicy(max_per_hour=1)
     add(store, "a", 0)
     assert create_digest(store, "m", None, TARGETS, policy) is not None
     add(store, "b", 0)
@@ -125,11 +126,54 @@ def test_critical_only_target_is_skipped_for_warning_only_digests(store) -> None
         Target(id="pager", label="pager", raw="json://pager", min_severity="critical"),
     ]
     add(store, "a", 0, "warning")
-    first = create_digest(store, "m", None, targets, NoisePolicy(repeat_window=timedelta(0)))
+    first = create_digest(store, "m", None, targets, NoisePolicy())
     assert [n.target for n in due_notifications(store, "m", utcnow()) if n.digest_id == first] == [
         "chat"
     ]
     add(store, "b", 0, "critical")
-    second = create_digest(store, "m", None, targets, NoisePolicy(repeat_window=timedelta(0)))
+    second = create_digest(store, "m", None, targets, NoisePolicy())
     due = [n.target for n in due_notifications(store, "m", utcnow()) if n.digest_id == second]
     assert sorted(due) == ["chat", "pager"]
+
+
+def _failed_once(store, row: int, attempts: int, base: timedelta, max_attempts: int):  # type: ignore[no-untyped-def]
+    """One failed send of `row`; returns (status, the delay the row now waits)."""
+    before = utcnow()
+    status = mark_failed(store, row, attempts, "boom", base, max_attempts)
+    after = utcnow()
+    stored = next(n for n in list_notifications(store, "m") if n["id"] == row)
+    assert stored["status"] == status and stored["attempts"] == attempts + 1
+    # the delay is measured from a moment between `before` and `after`
+    low, high = stored["next_attempt_at"] - after, stored["next_attempt_at"] - before
+    return status, low, high
+
+
+def test_retry_delay_doubles_per_failure_and_is_capped_at_one_hour(store) -> None:
+    add(store, "a", 0)
+    create_digest(store, "m", None, TARGETS[:1], NoisePolicy())
+    (row,) = due_notifications(store, "m", utcnow())
+    base = timedelta(minutes=1)
+    waits = []
+    for attempts in range(9):
+        status, low, high = _failed_once(store, row.id, attempts, base, max_attempts=50)
+        assert status == "pending"
+        waits.append(round((low + high).total_seconds() / 120))  # minutes
+        # not due a second before the wait ends, due right after it
+        assert due_notifications(store, "m", utcnow() + low - timedelta(seconds=1)) == []
+        due = due_notifications(store, "m", utcnow() + high + timedelta(seconds=1))
+        assert [(n.id, n.attempts) for n in due] == [(row.id, attempts + 1)]
+    assert waits == [1, 2, 4, 8, 16, 32, 60, 60, 60]
+
+
+def test_a_send_goes_dead_after_its_last_attempt_and_is_never_sent_again(store) -> None:
+    add(store, "a", 0)
+    create_digest(store, "m", None, TARGETS[:1], NoisePolicy())
+    (row,) = due_notifications(store, "m", utcnow())
+    statuses = [
+        _failed_once(store, row.id, attempts, timedelta(seconds=0), max_attempts=3)[0]
+        for attempts in range(3)
+    ]
+    assert statuses == ["pending", "pending", "dead"]
+    assert due_notifications(store, "m", utcnow() + timedelta(days=365)) == []
+    (stored,) = list_notifications(store, "m")
+    assert (stored["status"], stored["attempts"], stored["last_error"]) == ("dead", 3, "boom")
