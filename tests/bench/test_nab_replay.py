@@ -195,3 +195,20 @@ def test_compare_scores_another_runs_export_of_the_same_files(
     write_export(tmp_path, "realX/a.csv", ts[:10], detections(10, np.array([])))
     with pytest.raises(UsageError, match="has 10 rows, the file 2000"):
         compare([ours], tmp_path)
+
+
+def test_an_export_is_scored_without_replaying_beside_another(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spike = _tiny_nab(tmp_path / "nab")
+    ts = pd.Series(pd.to_datetime(stamps(1000)))
+    write_export(tmp_path / "a", "realTest/tiny.csv", ts, detections(1000, np.array([spike])))
+    write_export(tmp_path / "b", "realTest/tiny.csv", ts, detections(1000, np.array([300])))
+    nab = str(tmp_path / "nab")
+    args = ["--nab", nab, "--from-export", str(tmp_path / "a"), "--compare", str(tmp_path / "b")]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "found 1, events 1, false events 0" in out
+    assert "event starts: 0 in both, 1 only in the replay, 1 only in the export" in out
+    assert main(["--nab", nab, "--from-export", str(tmp_path / "missing")]) == 2
+    assert "no export of realTest/tiny.csv" in capsys.readouterr().err
