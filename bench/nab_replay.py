@@ -370,14 +370,15 @@ def corpus_scores(files: list[FileScore]) -> dict[str, float]:
 
 def print_tables(files: list[FileScore], replays: dict[str, Replayed]) -> dict[str, float]:
     print(
-        f"{'file':52} {'rows':>6} {'ticks':>5} {'s/tick':>6} {'anom':>5} {'events':>6} "
+        f"{'file':52} {'rows':>6} {'ticks':>5} {'fits':>4} {'s/tick':>6} {'anom':>5} {'events':>6} "
         f"{'found':>6} {'FP ev':>5} {'std':>7} {'lowFP':>7} {'lowFN':>7}"
     )
     for f in files:
         r = replays.get(f.name, Replayed(f.name))
         per_tick = float(np.mean(r.tick_seconds)) if r.tick_seconds else float("nan")
         print(
-            f"{f.name[:52]:52} {f.rows:6d} {r.ticks:5d} {per_tick:6.2f} {f.anomalies:5d} "
+            f"{f.name[:52]:52} {f.rows:6d} {r.ticks:5d} {r.models_trained:4d} {per_tick:6.2f} "
+            f"{f.anomalies:5d} "
             f"{f.events():6d} {f.found():>3d}/{len(f.windows):<2d} {f.false_events():5d} "
             f"{f.normalised('standard'):7.1f} {f.normalised('reward_low_FP_rate'):7.1f} "
             f"{f.normalised('reward_low_FN_rate'):7.1f}"
