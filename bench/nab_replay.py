@@ -385,11 +385,12 @@ def print_tables(files: list[FileScore], replays: dict[str, Replayed]) -> dict[s
         )
     totals = corpus_scores(files)
     windows = sum(len(f.windows) for f in files)
-    source = (
-        "the store's events table"
-        if any(f.from_table for f in files)
-        else ("the stored anomalies, grouped by detector.events.track_events")
-    )
+    if not replays:
+        source = "the export (--from-export)"
+    elif any(f.from_table for f in files):
+        source = "the store's events table"
+    else:
+        source = "the stored anomalies, grouped by detector.events.track_events"
     print(
         f"\nevents from {source}; event starts where the events table and the tracker "
         f"over the stored anomalies disagree: {sum(f.mismatches for f in files)}"
