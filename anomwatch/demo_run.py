@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import typer
 import yaml
@@ -22,6 +23,7 @@ from anomwatch.receiver import WebhookReceiver
 from anomwatch.settings import Settings
 from anomwatch.store.anomalies import query_anomalies
 from anomwatch.store.db import Store
+from anomwatch.store.events import query_events
 from anomwatch.store.schema import (
     anomalies,
     digests,
@@ -92,7 +94,8 @@ def demo_start(now: datetime, ticks: int) -> datetime:
 def run_demo(settings: Settings, ticks: int) -> None:
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    from flows.monitor import monitor_tick
+    from flows.monitor import tick_monitor
+    from flows.runtime import plain_steps
 
     demo_dir = settings.home / "demo"
     demo_dir.mkdir(parents=True, exist_ok=True)
@@ -116,12 +119,18 @@ def run_demo(settings: Settings, ticks: int) -> None:
     with WebhookReceiver() as hook:
         monitors_file = demo_dir / "monitors.yaml"
         monitors_file.write_text(yaml.safe_dump(demo_monitors(db_path, hook.port), sort_keys=False))
-        result = monitor_tick(MONITOR, monitors_file=str(monitors_file), until=t0)
+        def tick(until: datetime) -> dict[str, Any]:
+            # the tick's own functions in this process, as `anomwatch run` does without
+            # a Prefect API (no temporary Prefect server to start for a demo)
+            with plain_steps(settings.max_workers) as steps:
+                return tick_monitor(MONITOR, str(monitors_file), until, steps)
+
+        result = tick(t0)
         typer.echo(f"tick 0 (until {t0:%H:%M} UTC): trained {result['models_trained']} models")
         for i in range(1, ticks + 1):
             start, end = t0 + (i - 1) * TICK, t0 + i * TICK
             write_rows(source_url, simulate(start + STEP, end + STEP, incidents))
-            result = monitor_tick(MONITOR, monitors_file=str(monitors_file), until=end)
+            result = tick(end)
             sent = f", digest sent to {', '.join(result['notified'])}" if result["notified"] else ""
             typer.echo(
                 f"tick {i} (until {end:%H:%M} UTC): {result['points_scored']} points scored, "
@@ -138,6 +147,25 @@ def run_demo(settings: Settings, ticks: int) -> None:
     typer.echo("\nAnomalies found:")
     rows = list(query_anomalies(store, monitor=MONITOR, since=t0, newest_first=False))
     print_rows(rows, ["id", "series", "ts", "value", "expected", "score", "severity"], "table")
+    with store.begin() as conn:
+        alerts = query_events(conn, monitor=MONITOR, kind="anomaly")
+    typer.echo("\nAlert events (one message each; the points above are their rows):")
+    print_rows(
+        [
+            {
+                "event": e["id"],
+                "series": e["series"],
+                "started": e["started_at"],
+                "points": e["n_points"],
+                "peak_score": round(e["peak_score"], 6),
+                "severity": e["severity"],
+                "status": e["status"],
+            }
+            for e in alerts
+        ],
+        ["event", "series", "started", "points", "peak_score", "severity", "status"],
+        "table",
+    )
     plots = sorted(
         (settings.plots_dir / MONITOR).glob("run-*.png"), key=lambda p: p.stat().st_mtime
     )

@@ -1,9 +1,13 @@
 """Map raw component scores to [0, 1] by their training distribution.
 
-Calibrated = empirical CDF of the raw score on training data, with an exponential
-tail beyond the top 5% so that points more extreme than anything seen still get
-ordered scores close to 1. Unlike per-batch min-max scaling, the mapping is fixed
-at fit time: a 20-point window and a 20,000-point backfill score alike.
+Calibrated = empirical CDF of the raw score on training data, with a power-law
+tail beyond the top 5% (1 - 0.05 (1 + excess / (2 s))^-2, s the mean excess of the
+training tail) so that points more extreme than anything seen still get ordered
+scores close to 1: an exponential tail reaches 1.0 in floating point about 37 tail
+scales out, and a 10-sigma spike and a 40-sigma one would then both score exactly 1;
+this one keeps them apart beyond a million tail scales. Unlike per-batch min-max
+scaling, the mapping is fixed at fit time: a 20-point window and a 20,000-point
+backfill score alike.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 TAIL_FRACTION = 0.05
+TAIL_POWER = 2.0
 
 
 class EmpiricalCalibrator:
@@ -36,6 +41,6 @@ class EmpiricalCalibrator:
         cdf = (below + upto) / 2 / (n + 1)
         in_tail = raw > self.tail_start_
         excess = np.maximum(raw - self.tail_start_, 0.0)
-        tail = 1 - TAIL_FRACTION * np.exp(-excess / self.tail_scale_)
+        tail = 1 - TAIL_FRACTION * (1 + excess / (TAIL_POWER * self.tail_scale_)) ** -TAIL_POWER
         # the tail model only ever raises a score, so the mapping stays monotone
         return np.clip(np.where(in_tail, np.maximum(cdf, tail), cdf), 0.0, 1.0)

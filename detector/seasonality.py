@@ -115,6 +115,9 @@ class SeasonalProfile:
     def _estimate(
         self, X: np.ndarray, us: np.ndarray, period: int, step: float
     ) -> tuple[np.ndarray, np.ndarray | None, float]:
+        """The profile, its noise multipliers and its gain: the share of the detrended
+        spread it removes on periods it was not estimated from (even periods predict
+        odd ones and back), so a profile that only fits noise gains nothing."""
         n_bins = self._bins(period, step)
         index = pd.DatetimeIndex(us.astype("datetime64[us]"))
         trend = (
@@ -125,17 +128,29 @@ class SeasonalProfile:
         )
         detrended = X - trend
         bins = ((us % period) * n_bins // period).astype(np.int64)
-        profile = np.full((n_bins, X.shape[1]), np.nan)
+        parity = (us // period) % 2 == 0
+        gains = []
+        for fold in (parity, ~parity):
+            if fold.all() or not fold.any():
+                continue
+            held_out = ~fold
+            fitted = self._profile(detrended[fold], bins[fold], n_bins)
+            after = robust_spread(detrended[held_out] - self._lookup(fitted, us[held_out], period))
+            spread = robust_spread(detrended[held_out])
+            with np.errstate(divide="ignore", invalid="ignore"):
+                gains.append(np.where(spread > 0, 1 - after / spread, 0.0))
+        profile = self._profile(detrended, bins, n_bins)
+        residual = detrended - self._lookup(profile, us, period)
+        gain = float(np.mean(gains)) if gains else 0.0
+        return profile, self._noise(residual, bins, n_bins), gain
+
+    @staticmethod
+    def _profile(detrended: np.ndarray, bins: np.ndarray, n_bins: int) -> np.ndarray:
+        profile = np.full((n_bins, detrended.shape[1]), np.nan)
         frame = pd.DataFrame(detrended).groupby(bins).median()
         profile[frame.index.to_numpy()] = frame.to_numpy()
         profile = _fill_circular(profile)
-        profile -= np.median(profile, axis=0)
-        residual = detrended - self._lookup(profile, us, period)
-        before = robust_spread(detrended)
-        after = robust_spread(residual)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            gains = np.where(before > 0, 1 - after / before, 0.0)
-        return profile, self._noise(residual, bins, n_bins), float(np.mean(gains))
+        return profile - np.median(profile, axis=0)
 
     @staticmethod
     def _noise(residual: np.ndarray, bins: np.ndarray, n_bins: int) -> np.ndarray | None:

@@ -127,6 +127,7 @@ def run_tick(
     stats.cold_start = len(result.cold_start)
     stats.details = {
         "cold_start": result.cold_start,
+        "seasonality": result.seasonality,
         "errors": result.errors,
         "notes": tick.notes,
         "late_rows": tick.late,
@@ -142,6 +143,7 @@ def run_tick(
         tick.notes
         + [f"{s}: {e}" for s, e in result.errors.items()]
         + [f"{s}: cold start ({m})" for s, m in result.cold_start.items()]
+        + [f"{s}: {m}" for s, m in result.seasonality.items() if "cold start" in m]
     )
     _publish(
         store, monitor.name, run_markdown(monitor, run_id, stats, scored, new_ids, notes), new_ids

@@ -24,6 +24,7 @@ class BatchResult:
     trained: list[str] = field(default_factory=list)
     cold_start: dict[str, str] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
+    seasonality: dict[str, str] = field(default_factory=dict)
 
 
 def process_batch(
@@ -44,6 +45,7 @@ def process_batch(
         trained=models.trained,
         cold_start=models.cold_start,
         errors={**models.errors, **scored.errors},
+        seasonality=models.seasonality,
     )
 
 
@@ -54,6 +56,7 @@ def merge_results(results: list[BatchResult]) -> BatchResult:
         total.trained += r.trained
         total.cold_start.update(r.cold_start)
         total.errors.update(r.errors)
+        total.seasonality.update(r.seasonality)
     return total
 
 

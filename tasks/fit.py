@@ -69,6 +69,8 @@ class ModelSet:
     trained: list[str] = field(default_factory=list)
     cold_start: dict[str, str] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
+    # What each newly trained model found of the season (e.g. a seasonal cold start).
+    seasonality: dict[str, str] = field(default_factory=dict)
     # New series: trained on their history, which is their baseline and is not scored.
     baseline_marks: dict[str, datetime] = field(default_factory=dict)
 
@@ -259,6 +261,9 @@ def fit_or_reuse(
             result.errors[item.series] = f"training failed: {exc}"
             continue
         result.trained.append(item.series)
+        found = result.models[item.series].detector.training_summary.get("seasonality")
+        if found:
+            result.seasonality[item.series] = str(found)
         log.info("monitor %s series %s: trained (%s)", monitor.name, item.series, item.train_reason)
         if item.watermark is None and item.history is not None:
             result.baseline_marks[item.series] = item.history[TS_COLUMN].iloc[-1].to_pydatetime()

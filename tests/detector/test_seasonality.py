@@ -129,3 +129,16 @@ def test_a_ten_sigma_spike_ranks_above_a_three_sigma_dip() -> None:
     score = found.score[ctx:]
     assert score[200] > score[300]
     assert score[200] > np.sort(score)[-2] - 1e-12  # the spike ranks first of the whole week
+
+
+def test_far_outliers_keep_distinct_scores_below_one() -> None:
+    rng = np.random.default_rng(2)
+    x = 100 + rng.standard_normal(2000)
+    ts = np.datetime64("2026-03-02") + STEP * np.arange(len(x))
+    model = EnsembleDetector(seasonal_config()).fit(x[:1500, None], ts=ts[:1500])
+    test = x[1500:1600].copy()
+    test[[40, 60, 80]] = [130.0, 200.0, 1000.0]  # 30, 100 and 900 sigmas
+    ctx = model.config.context_rows
+    rows = np.concatenate([x[1500 - ctx : 1500], test])[:, None]
+    score = model.score(rows, ts=ts[1500 - ctx : 1600]).score[ctx:]
+    assert score[40] < score[60] < score[80] < 1.0

@@ -132,3 +132,16 @@ def test_a_flow_run_link_needs_a_ui_url(monkeypatch) -> None:
     assert flow_run_url() == (
         "http://127.0.0.1:4200/flow-runs/flow-run/6f1c1b59-7c4e-4a47-9f0f-0a1d2c3b4e5f"
     )
+
+
+def test_a_seasonal_cold_start_is_recorded_on_the_run(cli_env, source_url, tmp_path) -> None:
+    import json
+
+    path = write_monitors(tmp_path / "monitors.yaml", monitor_spec("hosts", source_url))
+    first = invoke("run", "hosts", "-m", str(path), "--until", "2026-11-02T12:00")
+    assert first.exit_code == 0, first.output
+    with cli_env.begin() as conn:
+        details = json.loads(conn.execute(select(runs.c.details)).scalar_one())
+    found = details["seasonality"]
+    assert set(found) == {"host=web-1,metric=cpu", "host=web-2,metric=cpu"}
+    assert all("seasonal cold start" in note for note in found.values())
