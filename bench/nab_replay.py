@@ -370,25 +370,27 @@ def corpus_scores(files: list[FileScore]) -> dict[str, float]:
 
 def print_tables(files: list[FileScore], replays: dict[str, Replayed]) -> dict[str, float]:
     print(
-        f"{'file':52} {'rows':>6} {'ticks':>5} {'s/tick':>6} {'anom':>5} {'events':>6} "
+        f"{'file':52} {'rows':>6} {'ticks':>5} {'fits':>4} {'s/tick':>6} {'anom':>5} {'events':>6} "
         f"{'found':>6} {'FP ev':>5} {'std':>7} {'lowFP':>7} {'lowFN':>7}"
     )
     for f in files:
-        r = replays[f.name]
+        r = replays.get(f.name, Replayed(f.name))
         per_tick = float(np.mean(r.tick_seconds)) if r.tick_seconds else float("nan")
         print(
-            f"{f.name[:52]:52} {f.rows:6d} {r.ticks:5d} {per_tick:6.2f} {f.anomalies:5d} "
+            f"{f.name[:52]:52} {f.rows:6d} {r.ticks:5d} {r.models_trained:4d} {per_tick:6.2f} "
+            f"{f.anomalies:5d} "
             f"{f.events():6d} {f.found():>3d}/{len(f.windows):<2d} {f.false_events():5d} "
             f"{f.normalised('standard'):7.1f} {f.normalised('reward_low_FP_rate'):7.1f} "
             f"{f.normalised('reward_low_FN_rate'):7.1f}"
         )
     totals = corpus_scores(files)
     windows = sum(len(f.windows) for f in files)
-    source = (
-        "the store's events table"
-        if any(f.from_table for f in files)
-        else ("the stored anomalies, grouped by detector.events.track_events")
-    )
+    if not replays:
+        source = "the export (--from-export)"
+    elif any(f.from_table for f in files):
+        source = "the store's events table"
+    else:
+        source = "the stored anomalies, grouped by detector.events.track_events"
     print(
         f"\nevents from {source}; event starts where the events table and the tracker "
         f"over the stored anomalies disagree: {sum(f.mismatches for f in files)}"
@@ -450,6 +452,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--export", type=Path, default=None, help="write per-file detections")
     parser.add_argument(
         "--compare", type=Path, default=None, help="another run's export DIR to score beside"
+    )
+    parser.add_argument(
+        "--from-export", type=Path, default=None, help="score this export instead of replaying"
     )
     parser.add_argument("--keep", action="store_true", help="keep the databases and files")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON line appended here")
@@ -589,10 +594,33 @@ def write_line(
     return path
 
 
+def from_export(args: argparse.Namespace) -> list[FileScore]:
+    """The files of an earlier run's export, scored without replaying (--from-export)."""
+    files = nab_files(args.nab, args.files)
+    if not files:
+        raise UsageError(f"no NAB file matches --files {args.files!r}")
+    labels = json.loads((args.nab / "labels" / "combined_windows.json").read_text())
+    out = []
+    for f in files:
+        path = args.from_export / f.name
+        if not path.is_file():
+            raise UsageError(f"--from-export {args.from_export}: no export of {f.name}")
+        rows = read_rows(f)
+        score = pd.read_csv(path)["anomaly_score"].to_numpy(float)
+        if len(score) != len(rows):
+            raise UsageError(f"{path} has {len(score)} rows, the file {len(rows)}")
+        windows = load_windows(f.name, rows["timestamp"], labels)
+        out.append(FileScore(f.name, len(rows), windows, score, 0))
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         args = parse_args(argv)
-        files, replays, elapsed = replay(args)
+        if args.from_export is not None:
+            files, replays, elapsed = from_export(args), {}, 0.0
+        else:
+            files, replays, elapsed = replay(args)
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -606,6 +634,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return 2
     seconds = [s for r in replays.values() for s in r.tick_seconds]
+    if not seconds:  # --from-export: nothing was replayed
+        return 0
     statuses: dict[str, int] = {}
     for r in replays.values():
         for k, v in r.statuses.items():

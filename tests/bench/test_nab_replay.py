@@ -48,13 +48,11 @@ def test_consecutive_anomalies_are_one_event_paged_at_its_first_row() -> None:
     assert opened(stamps(100), [10, 11, 12, 40, 41]) == [10, 40]
 
 
-def test_the_quiet_time_that_ends_an_event_is_read_from_the_files_rows() -> None:
+def test_an_event_ends_after_the_quiet_time_of_the_events_settings() -> None:
     ts = stamps(100)
-    # resolve_after is 1 h = 12 rows: a flag exactly 1 h after the last one still joins it
-    # (no unflagged row at or past the quiet time came before it); one row later it does not
-    assert EventParams().resolve_after.total_seconds() == 3600
-    assert opened(ts, [10, 22]) == [10]
-    assert opened(ts, [10, 23]) == [10, 23]
+    assert EventParams().resolve_after.total_seconds() == 3600  # 12 rows
+    assert opened(ts, [10, 16, 25]) == [10]  # gaps of 30 and 45 minutes
+    assert opened(ts, [10, 30, 31]) == [10, 30]  # a gap of 100 minutes
 
 
 def test_events_equal_those_the_product_forms_tick_by_tick() -> None:
@@ -197,3 +195,20 @@ def test_compare_scores_another_runs_export_of_the_same_files(
     write_export(tmp_path, "realX/a.csv", ts[:10], detections(10, np.array([])))
     with pytest.raises(UsageError, match="has 10 rows, the file 2000"):
         compare([ours], tmp_path)
+
+
+def test_an_export_is_scored_without_replaying_beside_another(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spike = _tiny_nab(tmp_path / "nab")
+    ts = pd.Series(pd.to_datetime(stamps(1000)))
+    write_export(tmp_path / "a", "realTest/tiny.csv", ts, detections(1000, np.array([spike])))
+    write_export(tmp_path / "b", "realTest/tiny.csv", ts, detections(1000, np.array([300])))
+    nab = str(tmp_path / "nab")
+    args = ["--nab", nab, "--from-export", str(tmp_path / "a"), "--compare", str(tmp_path / "b")]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "found 1, events 1, false events 0" in out
+    assert "event starts: 0 in both, 1 only in the replay, 1 only in the export" in out
+    assert main(["--nab", nab, "--from-export", str(tmp_path / "missing")]) == 2
+    assert "no export of realTest/tiny.csv" in capsys.readouterr().err

@@ -97,7 +97,7 @@ def test_a_spike_is_flagged_once_and_opens_one_event(series: list[Series]) -> No
     spike = TRAIN_DAYS * PER_DAY + 3 * PER_DAY + 100
     values[spike] = values.max() * 20
     probe = Series(s.name, s.kind, s.ts, values, [])
-    config = DetectorConfig(iforest={"n_estimators": 20, "max_samples": 64})
+    config = DetectorConfig(components=["iforest"], iforest={"n_estimators": 20, "max_samples": 64})
     out = stream_series(probe, config, TRAIN_DAYS * PER_DAY, 12, RetrainPolicy(), 0.999)
     assert spike in out.opened
     assert out.points == len(values) - TRAIN_DAYS * PER_DAY
@@ -115,7 +115,7 @@ def test_an_incident_longer_than_a_tick_is_one_event(series: list[Series]) -> No
     start = TRAIN_DAYS * PER_DAY + 2 * PER_DAY + 6  # mid-tick
     values[start : start + 36] = values.max() * 20
     probe = Series(s.name, s.kind, s.ts, values, [])
-    config = DetectorConfig(iforest={"n_estimators": 20, "max_samples": 64})
+    config = DetectorConfig(components=["iforest"], iforest={"n_estimators": 20, "max_samples": 64})
     out = stream_series(probe, config, TRAIN_DAYS * PER_DAY, 12, RetrainPolicy(), 0.999)
     during = [r for r in out.opened if start <= r < start + 36 + 12]
     assert during == [start]
