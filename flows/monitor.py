@@ -13,6 +13,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from anomwatch.config import MonitorConfig, load_monitors
 from anomwatch.durations import to_naive_utc, utcnow
 from anomwatch.errors import AnomwatchError, ConfigError, MonitorLockedError
+from anomwatch.logs import hide_expected_tracebacks
 from anomwatch.settings import Settings
 from anomwatch.store.db import Store
 from anomwatch.store.locks import monitor_lock
@@ -194,6 +195,7 @@ def monitor_tick(
     monitor: str, monitors_file: str | None = None, until: datetime | None = None
 ) -> dict[str, Any]:
     """Scheduled entry point: one tick of one monitor from monitors.yaml."""
+    hide_expected_tracebacks()
     return tick_monitor(monitor, monitors_file, until)
 
 

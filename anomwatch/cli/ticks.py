@@ -93,7 +93,7 @@ def _quiet_flow_logs() -> None:
     copies of our errors come without tracebacks and the plain logger stays silent."""
     import logging
 
-    from anomwatch.cli._prefect import hide_expected_tracebacks
+    from anomwatch.logs import hide_expected_tracebacks
 
     if not debug_enabled():
         hide_expected_tracebacks()
