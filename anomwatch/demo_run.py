@@ -94,8 +94,16 @@ def demo_start(now: datetime, ticks: int) -> datetime:
 def run_demo(settings: Settings, ticks: int) -> None:
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    from flows.monitor import tick_monitor
+    from flows.monitor import monitor_tick, tick_monitor
     from flows.runtime import plain_steps
+
+    def tick(monitors_file: Path, until: datetime) -> dict[str, Any]:
+        """A flow run with a Prefect API; without one the plain functions (no temporary
+        server: its start-up and its "database is locked" noise)."""
+        if os.environ.get("PREFECT_API_URL"):
+            return monitor_tick(MONITOR, monitors_file=str(monitors_file), until=until)
+        with plain_steps(settings.max_workers) as steps:
+            return tick_monitor(MONITOR, str(monitors_file), until, steps)
 
     demo_dir = settings.home / "demo"
     demo_dir.mkdir(parents=True, exist_ok=True)
@@ -119,18 +127,12 @@ def run_demo(settings: Settings, ticks: int) -> None:
     with WebhookReceiver() as hook:
         monitors_file = demo_dir / "monitors.yaml"
         monitors_file.write_text(yaml.safe_dump(demo_monitors(db_path, hook.port), sort_keys=False))
-        def tick(until: datetime) -> dict[str, Any]:
-            # the tick's own functions in this process, as `anomwatch run` does without
-            # a Prefect API (no temporary Prefect server to start for a demo)
-            with plain_steps(settings.max_workers) as steps:
-                return tick_monitor(MONITOR, str(monitors_file), until, steps)
-
-        result = tick(t0)
+        result = tick(monitors_file, t0)
         typer.echo(f"tick 0 (until {t0:%H:%M} UTC): trained {result['models_trained']} models")
         for i in range(1, ticks + 1):
             start, end = t0 + (i - 1) * TICK, t0 + i * TICK
             write_rows(source_url, simulate(start + STEP, end + STEP, incidents))
-            result = tick(end)
+            result = tick(monitors_file, end)
             sent = f", digest sent to {', '.join(result['notified'])}" if result["notified"] else ""
             typer.echo(
                 f"tick {i} (until {end:%H:%M} UTC): {result['points_scored']} points scored, "

@@ -135,8 +135,8 @@ def taken_by_workers(parsed: MonitorsFile) -> list[str]:
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterName
 
-    names = {tick_name(m): m.name for m in parsed.monitors}
-    names |= {retrain_name(m): m.name for m in retrained(parsed)}
+    names = {tick_name(m): (m.name, "anomwatch-monitor") for m in parsed.monitors}
+    names |= {retrain_name(m): (m.name, "anomwatch-retrain") for m in retrained(parsed)}
     try:
         with get_client(sync_client=True) as client:
             found = client.read_deployments(
@@ -147,10 +147,11 @@ def taken_by_workers(parsed: MonitorsFile) -> list[str]:
     lines = []
     for dep in found:
         if dep.name in names and dep.work_pool_name and dep.paused is not True:
+            monitor, flow_name = names[dep.name]
             lines.append(
-                f"deployment {dep.name!r} (work pool {dep.work_pool_name!r}, from prefect.yaml) "
-                f"also schedules monitor {names[dep.name]!r}; pause it with "
-                f"`prefect deployment pause '<flow>/{dep.name}'` if this process should be "
-                "the only one running it"
+                f"deployment {flow_name}/{dep.name} (work pool {dep.work_pool_name!r}, from "
+                f"`prefect deploy`) also schedules monitor {monitor!r}; pause it with "
+                f"`prefect deployment pause '{flow_name}/{dep.name}'` if this process should "
+                "be the only one running it"
             )
     return lines

@@ -14,6 +14,7 @@ from anomwatch.config import MonitorConfig, load_monitors
 from anomwatch.durations import to_naive_utc, utcnow
 from anomwatch.errors import AnomwatchError, ConfigError, MonitorLockedError
 from anomwatch.health import STEP_KEY, RunOutcome, check_health, data_step, training_failures
+from anomwatch.logs import hide_expected_tracebacks
 from anomwatch.settings import Settings
 from anomwatch.source import TS_COLUMN
 from anomwatch.store.db import Store
@@ -220,6 +221,7 @@ def monitor_tick(
     monitor: str, monitors_file: str | None = None, until: datetime | None = None
 ) -> dict[str, Any]:
     """Scheduled entry point: one tick of one monitor from monitors.yaml."""
+    hide_expected_tracebacks()
     return tick_monitor(monitor, monitors_file, until)
 
 

@@ -13,12 +13,14 @@ from typing import Any
 from prefect import flow
 from prefect.artifacts import create_markdown_artifact
 
+from anomwatch.logs import hide_expected_tracebacks
 from flows.runtime import flow_run_id, monitor_and_store, run_logger
 from tasks.retune import RetuneOutcome, retune_markdown, retune_task
 
 
 @flow(name="anomwatch-retrain", log_prints=False)
 def retrain(monitor: str, monitors_file: str | None = None) -> dict[str, Any]:
+    hide_expected_tracebacks()
     return retrain_monitor(monitor, monitors_file)
 
 

@@ -8,6 +8,7 @@ stay quick.
 
 from __future__ import annotations
 
+import os
 import traceback
 from datetime import datetime
 from pathlib import Path
@@ -56,6 +57,8 @@ def _root(
 ) -> None:
     """Scheduled anomaly detection for metrics in SQL databases."""
     _options["debug"] = debug
+    if debug:  # scheduled-flow code (flows/*) reads it to keep tracebacks too
+        os.environ["ANOMWATCH_DEBUG"] = "1"
     load_dotenv()
 
 

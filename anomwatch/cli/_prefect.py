@@ -8,7 +8,6 @@ is for `serve`, which would otherwise poll forever and never run anything.
 
 from __future__ import annotations
 
-import logging
 import os
 
 from anomwatch.errors import AnomwatchError
@@ -70,27 +69,3 @@ def check_api(url: str, why: str, hint: str = HOW_TO_START) -> None:
             f"the Prefect API at {url} answered HTTP {response.status_code} to /health, "
             f"so {why}; is PREFECT_API_URL the API's URL (ending in /api)?"
         )
-
-
-class HideExpectedTracebacks(logging.Filter):
-    """Prefect logs a failed flow's exception with its traceback; for our expected
-    errors (AnomwatchError) the message alone says it all, and the CLI repeats it
-    as its `error:` line. `--debug` leaves the tracebacks in."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.exc_info and isinstance(record.exc_info[1], AnomwatchError):
-            record.exc_info = None
-            record.exc_text = None
-        return True
-
-
-def hide_expected_tracebacks() -> None:
-    """Install the filter on the terminal handlers of Prefect's logging setup (call after
-    importing a flow). Prefect's API handlers still get the traceback for the UI."""
-    names = ["", *(n for n in logging.root.manager.loggerDict if n.startswith("prefect"))]
-    for name in names:
-        for handler in logging.getLogger(name).handlers:
-            if isinstance(handler, logging.StreamHandler) and not any(
-                isinstance(f, HideExpectedTracebacks) for f in handler.filters
-            ):
-                handler.addFilter(HideExpectedTracebacks())

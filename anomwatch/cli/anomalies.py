@@ -96,13 +96,13 @@ def list_anomalies(
     """List stored anomalies, newest first.
 
     `held_back` says why an anomaly was not notified: snoozed, repeat, backfill,
-    classifier (stored reasons), acknowledged/false_positive, undelivered (its digest
-    is still being retried: `notify list`), severity (below every target's floor),
+    classifier (stored reasons), acknowledged/false_positive, undelivered (its digest's
+    messages pending, dead or cancelled: `notify list`), severity (below every target's floor),
     no targets, or cap (the hourly limit: it waits for the next digest).
     """
     from anomwatch.output import write_rows
     from anomwatch.store.anomalies import SEVERITY_RANK, query_anomalies
-    from anomwatch.store.outbox_admin import held_back
+    from anomwatch.store.outbox_admin import held_back, undelivered_digests
 
     start = parse_time_opt(since, "since")
     end = parse_time_opt(until, "until")
@@ -128,16 +128,19 @@ def list_anomalies(
         notified=notified,
     )
     floors = _notify_floors()
-    explained = (
-        row | {"held_back": held_back(row, *floors.get(row["monitor"], (None, None)))}
-        for row in rows
-    )
+    undelivered = undelivered_digests(store, monitor)
+
+    def explain(row: dict[str, Any]) -> dict[str, Any]:
+        floor, has_targets = floors.get(row["monitor"], (None, None))
+        return row | {"held_back": held_back(row, floor, has_targets, undelivered)}
+
+    explained = (explain(row) for row in rows)
     count = write_rows(explained, LIST_COLUMNS, fmt.value)
     if fmt is Format.table:
         typer.echo(f"{count} anomal{'y' if count == 1 else 'ies'}", err=True)
 
 
-def _notify_floors() -> dict[str, tuple[str, bool]]:
+def _notify_floors() -> dict[str, tuple[str | None, bool | None]]:
     """Per configured monitor: the lowest severity any target hears of, and whether it
     has targets at all (for `held_back`); empty when monitors.yaml cannot be read."""
     from anomwatch.config import load_monitors
@@ -147,7 +150,7 @@ def _notify_floors() -> dict[str, tuple[str, bool]]:
         parsed = load_monitors(settings_for().monitors_file)
     except AnomwatchError:
         return {}
-    floors: dict[str, tuple[str, bool]] = {}
+    floors: dict[str, tuple[str | None, bool | None]] = {}
     for m in parsed.monitors:
         targets = m.notify.target_list()
         levels = [t.min_severity for t in targets] or [m.notify.min_severity]

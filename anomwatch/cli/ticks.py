@@ -65,9 +65,11 @@ def run_summary(result: dict[str, Any]) -> list[str]:
         lines.append(f"  {series}: {error}")
     for note in result.get("notes", []):
         lines.append(f"  note: {note}")
-    failed = result.get("notify_failed") or []
-    if failed:
-        lines.append(f"  notifications failed: {failed} (see `anomwatch notify list --pending`)")
+    for target, error in sorted((result.get("notify_failed") or {}).items()):
+        lines.append(
+            f"  sending to {target} failed: {error} (retried at the next runs; "
+            "`anomwatch notify list --pending`)"
+        )
     return lines
 
 
@@ -91,11 +93,13 @@ def _quiet_flow_logs() -> None:
     copies of our errors come without tracebacks and the plain logger stays silent."""
     import logging
 
-    from anomwatch.cli._prefect import hide_expected_tracebacks
+    from anomwatch.logs import hide_expected_tracebacks
 
     if not debug_enabled():
         hide_expected_tracebacks()
-        logging.getLogger("anomwatch.flow").setLevel(logging.CRITICAL)
+        # their errors are in the run's summary below; retries (anomwatch.retry) still show
+        for name in ("anomwatch.flow", "anomwatch.notify", "apprise"):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
 @app.command()

@@ -134,11 +134,35 @@ def cancel_removed_targets(store: Store, monitor: str, configured: Collection[st
     return int(result.rowcount or 0)
 
 
-def held_back(row: dict[str, Any], floor: str | None, has_targets: bool | None) -> str:
+def undelivered_digests(store: Store, monitor: str | None = None) -> dict[int, str]:
+    """Digests with no message sent, and the state of their messages: 'pending' while
+    any is still tried, else 'dead' or 'cancelled'."""
+    query = select(notifications.c.digest_id, notifications.c.status)
+    if monitor is not None:
+        query = query.where(notifications.c.monitor == monitor)
+    states: dict[int, set[str]] = {}
+    with store.begin() as conn:
+        for digest_id, status in conn.execute(query).all():
+            states.setdefault(int(digest_id), set()).add(str(status))
+    order = ("pending", "dead", "cancelled")
+    return {
+        d: next(s for s in order if s in found)
+        for d, found in states.items()
+        if "sent" not in found
+    }
+
+
+def held_back(
+    row: dict[str, Any],
+    floor: str | None,
+    has_targets: bool | None,
+    undelivered: dict[int, str] | None = None,
+) -> str:
     """Why a stored anomaly was not (yet) notified; '' when it was.
 
     Stored reasons (snoozed, repeat, backfill, classifier) come first; the rest is
-    read from the row: handled by a person, waiting in an undelivered digest, below
+    read from the row: handled by a person, in a digest not delivered (its messages
+    pending, dead or cancelled: `undelivered_digests`), below
     the targets' severity floor, no targets, or waiting for the next digest (the
     hourly cap). `floor`/`has_targets` come from monitors.yaml (None: unknown).
     """
@@ -149,7 +173,8 @@ def held_back(row: dict[str, Any], floor: str | None, has_targets: bool | None) 
     if row.get("status") not in (None, "open"):
         return str(row["status"])
     if row.get("digest_id") is not None:
-        return f"undelivered (digest {row['digest_id']})"
+        state = (undelivered or {}).get(int(row["digest_id"]), "pending")
+        return f"undelivered: digest {row['digest_id']} {state}"
     if has_targets is False:
         return "no targets"
     if floor is not None and SEVERITY_RANK[str(row["severity"])] < SEVERITY_RANK[floor]:

@@ -78,7 +78,7 @@ def detect_tables(store: Store) -> set[str]:
 def test_injected_spikes_are_flagged_in_the_run_table(
     store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("anomwatch.offline.INSERT_CHUNK", 128)  # several INSERT batches
+    monkeypatch.setattr("anomwatch.offline.tables.INSERT_CHUNK", 128)  # several INSERT batches
     csv = write_csv(tmp_path / "cpu load.csv")
     report = detect_files(store, [csv], options(tmp_path, 0.01, label_column="label"))
     assert report.errors == []

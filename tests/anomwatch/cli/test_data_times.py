@@ -80,14 +80,14 @@ def test_digest_see_all_starts_at_the_oldest_anomaly() -> None:
 
 
 def test_a_duplicate_timestamp_is_noted_once_not_on_every_run(cli_env, source_url, tmp_path):  # type: ignore[no-untyped-def]
-    """An old duplicate is read again as context and for retraining; only a new one
-    (after the series' watermark) is worth a note."""
+    """An old duplicate is read again as context (the rows just before the watermark)
+    and for retraining; only a new one (after the series' watermark) is worth a note."""
     engine = make_engine(source_url)
     with engine.begin() as conn:
         conn.execute(
             text(
                 "INSERT INTO metrics SELECT ts, host, metric, value + 1 FROM metrics "
-                "WHERE ts = '2026-11-01 12:00:00.000000' AND host = 'web-1'"
+                "WHERE ts = '2026-11-01 23:55:00.000000' AND host = 'web-1'"
             )
         )
     engine.dispose()

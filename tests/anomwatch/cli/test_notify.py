@@ -174,6 +174,11 @@ def test_messages_to_targets_removed_from_monitors_yaml_are_cancelled(outbox, se
 
 def test_anomalies_list_says_why_each_was_not_notified(outbox, tmp_path) -> None:
     store = outbox
+    persist_tick(store, "m", None, [record("f", 0)], {})
+    second = create_digest(store, "m", None, targets(), NoisePolicy())
+    assert second is not None
+    ids = [r["id"] for r in store_rows(store) if r["digest_id"] == second]
+    assert invoke("notify", "cancel", *map(str, ids)).exit_code == 0
     persist_tick(
         store,
         "m",
@@ -205,9 +210,10 @@ def test_anomalies_list_says_why_each_was_not_notified(outbox, tmp_path) -> None
         "c": "severity",
         "d": "snoozed",
         "e": "classifier",
+        "f": f"undelivered: digest {second} cancelled",
     }
     assert {r["series"] for r in rows if r["notified_at"]} == {"a"}
     notified = csv_rows(invoke("anomalies", "--monitor", "m", "--notified", "--format", "csv"))
     assert [r["series"] for r in notified] == ["a"]
     held_back = csv_rows(invoke("anomalies", "list", "--not-notified", "--format", "csv"))
-    assert sorted(r["series"] for r in held_back) == ["b", "c", "d", "e"]
+    assert sorted(r["series"] for r in held_back) == ["b", "c", "d", "e", "f"]

@@ -51,7 +51,10 @@ def test_run_of_a_missing_table_is_one_line_and_recorded(cli_env, source_url, tm
         assert conn.execute(select(runs.c.status)).scalars().all() == ["failed"]
 
 
-def test_debug_shows_the_traceback_of_an_expected_error(cli_env, source_url, tmp_path) -> None:
+def test_debug_shows_the_traceback_of_an_expected_error(
+    cli_env, source_url, tmp_path, monkeypatch
+) -> None:
+    monkeypatch.setenv("ANOMWATCH_DEBUG", "0")  # restored after the test
     path = write_monitors(tmp_path / "m.yaml", monitor_spec("hosts", source_url, table="nope"))
     result = invoke("--debug", "run", "hosts", "-m", str(path))
     assert result.exit_code == 2

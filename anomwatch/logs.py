@@ -1,0 +1,38 @@
+"""Terminal logs without tracebacks for expected errors.
+
+Prefect logs a failed task or flow with the exception's traceback. For our expected
+errors (AnomwatchError: a missing variable, a refused login, a missing table) the
+message says all, and the CLI repeats it as its `error:` line; a traceback there
+looks like a bug. Only terminal handlers are filtered: Prefect's API handlers still
+send the traceback to the UI. `--debug` (or ANOMWATCH_DEBUG=1 for scheduled runs)
+keeps them.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from anomwatch.errors import AnomwatchError
+
+
+class HideExpectedTracebacks(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], AnomwatchError):
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
+def hide_expected_tracebacks() -> None:
+    """Install the filter on the terminal handlers of Prefect's logging setup (call after
+    Prefect is imported); a no-op with ANOMWATCH_DEBUG=1."""
+    if os.environ.get("ANOMWATCH_DEBUG") == "1":
+        return
+    names = ["", *(n for n in logging.root.manager.loggerDict if n.startswith("prefect"))]
+    for name in names:
+        for handler in logging.getLogger(name).handlers:
+            if isinstance(handler, logging.StreamHandler) and not any(
+                isinstance(f, HideExpectedTracebacks) for f in handler.filters
+            ):
+                handler.addFilter(HideExpectedTracebacks())
