@@ -107,7 +107,7 @@ class SeasonalityParams(BaseModel):
         default_factory=_default_periods, description="candidate periods"
     )
     bin_minutes: int = Field(30, ge=1, description="profile resolution (at least the data step)")
-    min_periods: float = Field(2.0, ge=1.5, description="history needed, in periods")
+    min_periods: float = Field(3.0, ge=1.5, description="history needed, in periods")
     min_gain: float = Field(
         0.15, ge=0, lt=1, description="share of the detrended spread a profile must explain"
     )
