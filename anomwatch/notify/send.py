@@ -6,6 +6,7 @@ import ipaddress
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import apprise
 from apprise.attachment.memory import AttachMemory
@@ -86,5 +87,8 @@ def send_digest(url: str, digest: Digest, plot_png: Path | None, timeout: float)
         for entry in logs
         if str(getattr(entry, "level", "ERROR")) in ("WARNING", "ERROR", "CRITICAL")
     ]
-    detail = "; ".join(str(e) for e in errors[-3:]) or f"status {getattr(result, 'status', '?')}"
+    detail = "; ".join(str(e) for e in errors[-3:])
+    if not detail:  # apprise logged nothing we could read: say at least where it went
+        host = urlsplit(url).hostname or "the target"
+        detail = f"sending to {host} failed (apprise status {getattr(result, 'status', '?')})"
     return SendOutcome(False, _scrub(detail, url))

@@ -146,7 +146,7 @@ def test_a_failed_rerun_leaves_the_old_table_and_index_row(
     store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The rerun dies after its first chunk of rows is written (say, the disk fills)."""
-    import anomwatch.offline as offline
+    import anomwatch.offline.tables as offline
 
     csv = write_csv(tmp_path / "m.csv", n=600)
     detect_files(store, [csv], options(tmp_path, 0.02))

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
 
 from detector.calibration import EmpiricalCalibrator
 
 
-def test_mid_rank_cdf_below_the_tail_and_an_exponential_tail_above_it() -> None:
+def tail(excess: float, scale: float) -> float:
+    """The power-law tail: 1 - 0.05 (1 + excess / (2 scale))^-2."""
+    return 1 - 0.05 * (1 + excess / (2 * scale)) ** -2
+
+
+def test_mid_rank_cdf_below_the_tail_and_a_power_law_tail_above_it() -> None:
     cal = EmpiricalCalibrator().fit(np.arange(100, 0, -1))  # 1..100, any order
     # the tail starts at the 95% quantile, 1 + 0.95 * 99; its scale is the mean excess
     # of 96..100 over it
@@ -20,9 +23,10 @@ def test_mid_rank_cdf_below_the_tail_and_an_exponential_tail_above_it() -> None:
     assert scores[0] == 0.0
     assert scores[1] == pytest.approx((49 + 50) / 2 / 101)  # 49 below, 1 tied
     assert scores[2] == pytest.approx(95 / 101)  # at the tail start: the CDF alone
-    assert scores[3] == pytest.approx(1 - 0.05 * math.exp(-0.95 / 2.95))  # tail > CDF
-    assert scores[4] == pytest.approx(1 - 0.05 * math.exp(-4.95 / 2.95))
-    assert 1 - 1e-12 < scores[5] <= 1.0
+    assert scores[3] == pytest.approx(tail(0.95, 2.95))  # tail > CDF
+    assert scores[4] == pytest.approx(tail(4.95, 2.95))
+    assert scores[5] == pytest.approx(tail(904.95, 2.95))
+    assert scores[4] < scores[5] < 1.0  # far out still ranks, below 1
 
 
 def test_the_tail_never_lowers_the_cdf() -> None:
@@ -32,14 +36,14 @@ def test_the_tail_never_lowers_the_cdf() -> None:
     cal = EmpiricalCalibrator().fit(np.array(train))
     assert cal.tail_start_ == pytest.approx(95.2)
     assert cal.tail_scale_ == pytest.approx((0.1 + 0.2 + 0.3 + 0.4 + 904.8) / 5)
-    assert 1 - 0.05 * math.exp(-0.5 / cal.tail_scale_) < 0.951
+    assert tail(0.5, cal.tail_scale_) < 0.951
     assert cal.transform(np.array([95.7]))[0] == pytest.approx(100 / 102)
 
 
 def test_no_excess_over_the_tail_start_falls_back_to_the_spread() -> None:
     cal = EmpiricalCalibrator().fit(np.array([0.0] * 10 + [1.0] * 10))
     assert cal.tail_start_ == 1.0 and cal.tail_scale_ == pytest.approx(0.5)  # std
-    assert cal.transform(np.array([2.0]))[0] == pytest.approx(1 - 0.05 * math.exp(-2.0))
+    assert cal.transform(np.array([2.0]))[0] == pytest.approx(tail(1.0, 0.5))
 
 
 def test_a_constant_sample_scores_its_value_mid_rank_and_anything_else_near_one() -> None:
