@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from anomwatch.cli import app
 from anomwatch.store.anomalies import AnomalyRecord, persist_tick, query_anomalies
+from anomwatch.store.model_paths import from_stored
 from anomwatch.store.runs import register_monitor
 from anomwatch.store.schema import classifiers, thresholds
 from detector.persistence import sha256_of
@@ -95,7 +96,7 @@ def test_classifier_learns_to_reject_false_positives_and_later_ticks_hold_them_b
         row = conn.execute(select(classifiers)).one()
     assert (row.kind, row.version, row.active, row.trained_by) == (kind, 1, True, "ana")
     assert json.loads(row.features) == ["iforest", "robust_residual", "score"]
-    assert sha256_of(Path(row.artifact_path) / "manifest.json") == row.sha256
+    assert sha256_of(Path(from_stored(row.artifact_path)) / "manifest.json") == row.sha256
 
     # A later tick: the classifier holds back the false-alarm pattern, keeps the rest.
     later = T0 + timedelta(days=1)
@@ -139,7 +140,7 @@ def test_a_modified_classifier_file_suppresses_nothing(web) -> None:
     _label(web, 20)
     assert run("anomalies", "tune", "web", "--classifier", "tree").exit_code == 0
     with web.begin() as conn:
-        path = Path(conn.execute(select(classifiers.c.artifact_path)).scalar_one())
+        path = Path(from_stored(conn.execute(select(classifiers.c.artifact_path)).scalar_one()))
     (path / "state.joblib").write_bytes(b"tampered")
     later = T0 + timedelta(days=2)
     persist_tick(web, "web", None, [_record(1, False, later)], {})
