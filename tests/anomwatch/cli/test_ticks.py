@@ -135,3 +135,27 @@ def test_a_flow_run_link_needs_a_ui_url(monkeypatch) -> None:
     assert flow_run_url() == (
         "http://127.0.0.1:4200/flow-runs/flow-run/6f1c1b59-7c4e-4a47-9f0f-0a1d2c3b4e5f"
     )
+
+
+def test_a_quiet_run_keeps_the_reason_a_send_failed(cli_env, source_url, tmp_path) -> None:
+    """`run` keeps apprise's log lines off the terminal (its summary has them) without
+    silencing the log capture that records why a send failed."""
+    from datetime import datetime
+
+    from anomwatch.notify.digest import render_digest
+    from anomwatch.notify.send import send_digest
+
+    path = write_monitors(tmp_path / "m.yaml", monitor_spec("hosts", source_url, table="nope"))
+    assert invoke("run", "hosts", "-m", str(path)).exit_code == 2  # the logs are quieted now
+    row = {
+        "series": "a",
+        "ts": datetime(2026, 11, 20),
+        "value": 1.0,
+        "expected": None,
+        "severity": "warning",
+        "score": 0.99,
+        "components": "{}",
+    }
+    outcome = send_digest("json://127.0.0.1:1/hook", render_digest("m", [row], 10, "x"), None, 3)
+    assert not outcome.ok
+    assert outcome.error is not None and "127.0.0.1" in outcome.error
