@@ -36,3 +36,30 @@ def hide_expected_tracebacks() -> None:
                 isinstance(f, HideExpectedTracebacks) for f in handler.filters
             ):
                 handler.addFilter(HideExpectedTracebacks())
+
+
+class DropRecordsOf(logging.Filter):
+    """Drops records of some loggers at one handler; the loggers themselves (and
+    apprise's own log capture, which reports a failed send's reason) are untouched."""
+
+    def __init__(self, names: tuple[str, ...]) -> None:
+        super().__init__()
+        self.names = names
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not any(record.name == n or record.name.startswith(n + ".") for n in self.names)
+
+
+def keep_off_terminal(*names: str) -> None:
+    """Records of these loggers no longer reach the terminal (Prefect's console handler
+    or Python's last-resort handler); a command that prints them itself calls this."""
+    handlers = [
+        h
+        for h in logging.getLogger().handlers
+        if type(h).__name__ == "PrefectConsoleHandler" or type(h) is logging.StreamHandler
+    ]
+    if logging.lastResort is not None:
+        handlers.append(logging.lastResort)
+    for handler in handlers:
+        if not any(isinstance(f, DropRecordsOf) for f in handler.filters):
+            handler.addFilter(DropRecordsOf(names))

@@ -113,11 +113,11 @@ def run_tick(
     except AnomwatchError as exc:
         finish_run(store, run_id, "failed", stats, str(exc))
         log.error("monitor %s failed: %s", monitor.name, exc)
-        _tell_health(settings, store, monitor, run_id, until)
+        _tell_health(settings, store, monitor, run_id, until, steps)
         raise
     except Exception as exc:
         finish_run(store, run_id, "failed", stats, f"{type(exc).__name__}: {exc}")
-        _tell_health(settings, store, monitor, run_id, until)
+        _tell_health(settings, store, monitor, run_id, until, steps)
         raise
 
     window = tick.read_window(scored.marks)
@@ -176,7 +176,12 @@ def run_tick(
 
 
 def _tell_health(
-    settings: Settings, store: Store, monitor: MonitorConfig, run_id: int, until: datetime
+    settings: Settings,
+    store: Store,
+    monitor: MonitorConfig,
+    run_id: int,
+    until: datetime,
+    steps: TickSteps,
 ) -> None:
     """After a failed run: open health events (failed runs in a row) and send them.
 
@@ -184,7 +189,8 @@ def _tell_health(
     """
     try:
         check_health(store, monitor, until)
-        notify_task(settings, store, monitor, run_id, None, flow_run_url())
+        # the run's own steps: plain functions outside Prefect (no temporary server)
+        steps.notify(settings, store, monitor, run_id, None, flow_run_url())
     except Exception as exc:  # noqa: BLE001 - the run's own error is the one to raise
         run_logger().warning(
             "monitor %s: health check after the failure failed: %s", monitor.name, exc

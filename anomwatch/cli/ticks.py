@@ -91,15 +91,12 @@ def tracked(why: str) -> bool:
 def _quiet_flow_logs() -> None:
     """The CLI prints the run's outcome and its errors itself; without --debug, Prefect's
     copies of our errors come without tracebacks and the plain logger stays silent."""
-    import logging
-
-    from anomwatch.logs import hide_expected_tracebacks
+    from anomwatch.logs import hide_expected_tracebacks, keep_off_terminal
 
     if not debug_enabled():
         hide_expected_tracebacks()
-        # their errors are in the run's summary below; retries (anomwatch.retry) still show
-        for name in ("anomwatch.flow", "anomwatch.notify", "apprise"):
-            logging.getLogger(name).setLevel(logging.CRITICAL)
+        # their errors are in the run's summary; retries (anomwatch.retry) still show
+        keep_off_terminal("anomwatch.flow", "anomwatch.notify", "apprise")
 
 
 @app.command()

@@ -148,3 +148,22 @@ def test_a_seasonal_cold_start_is_recorded_on_the_run(cli_env, source_url, tmp_p
     found = details["seasonality"]
     assert set(found) == {"host=web-1,metric=cpu", "host=web-2,metric=cpu"}
     assert all("seasonal cold start" in note for note in found.values())
+
+
+def test_a_quiet_run_keeps_the_reason_a_send_failed(cli_env, source_url, tmp_path) -> None:
+    """`run` keeps apprise's log lines off the terminal (its summary has them) without
+    silencing the log capture that records why a send failed."""
+    from datetime import datetime
+
+    from anomwatch.notify.digest import render_digest
+    from anomwatch.notify.send import send_digest
+
+    path = write_monitors(tmp_path / "m.yaml", monitor_spec("hosts", source_url, table="nope"))
+    assert invoke("run", "hosts", "-m", str(path)).exit_code == 2  # the logs are quieted now
+    from tests.anomwatch.test_formats import event_line
+
+    row = event_line(datetime(2026, 11, 20), expected=None)
+    outcome = send_digest("json://127.0.0.1:1/hook", render_digest("m", [row], 10, "x"), None, 3)
+    assert not outcome.ok
+    assert outcome.error is not None and "127.0.0.1" in outcome.error
+    assert "apprise status" not in outcome.error  # apprise's own reason, not the fallback
