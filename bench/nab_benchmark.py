@@ -239,6 +239,12 @@ def as_shipped(argv: list[str]) -> None:
     )
     args = parser.parse_args(argv)
     overrides = parse_sets(args.set)
+    try:  # a bad --set is one line here, not a traceback from every worker
+        DetectorConfig.model_validate(overrides)
+    except ValueError as exc:
+        first = str(exc).splitlines()
+        print(f"error: --set: {' '.join(first[1:3]) if len(first) > 2 else exc}", file=sys.stderr)
+        sys.exit(2)
     labels = json.loads((NAB / "labels" / "combined_windows.json").read_text())
     every = sorted((NAB / "data").glob("*/*.csv"))
     parity = {"tuning": 1, "heldout": 0}.get(args.split)

@@ -146,6 +146,7 @@ class EnsembleDetector:
             )
         if labels is not None and len(labels) != len(X):
             raise DetectorError(f"{len(labels)} label(s) for {len(X)} training row(s)")
+        ts = None if ts is None else self._check_ts(ts, len(X))  # once, for every use below
         self.n_features = X.shape[1]
         self.noise_floor_ = noise_floor(X, self.config.noise_floor)
         seasonal_note = self._fit_seasonality(X, ts)
@@ -179,7 +180,7 @@ class EnsembleDetector:
             self.error_threshold_ = float(epsilon)
             self.threshold_ = float(self._final(np.array([epsilon]))[0])
         self.band_sigma_ = float(self.error_threshold_ or self.config.threshold_sigma)
-        budget_note = self._apply_budget(X, ts, statistic, outputs)
+        budget_note = self._apply_budget(X, ts, statistic, train_scores, outputs)
         crossed = self._crossed(statistic, train_scores) & self._outside_band(X, outputs)
         self.training_summary: dict[str, Any] = {
             "n_points": int(len(X)),
@@ -220,7 +221,6 @@ class EnsembleDetector:
             return "off"
         if ts is None:
             return "off: fitted without timestamps"
-        ts = self._check_ts(ts, len(X))
         profile = SeasonalProfile(self.config.seasonality)
         note = profile.fit(X, ts).note
         if profile.active:
@@ -268,6 +268,7 @@ class EnsembleDetector:
         X: np.ndarray,
         ts: np.ndarray | None,
         statistic: np.ndarray,
+        train_scores: np.ndarray,
         outputs: dict[str, ComponentOutput],
     ) -> str | None:
         """Raise the threshold until the training rows give at most max_events_per_week."""
@@ -276,7 +277,6 @@ class EnsembleDetector:
             return None
         if ts is None:
             return "not applied: fitted without timestamps"
-        ts = self._check_ts(ts, len(X))
         weeks = float((ts[-1] - ts[0]) / np.timedelta64(7, "D")) if len(ts) > 1 else 0.0
         allowed = budget * weeks
         eligible = self._outside_band(X, outputs)
@@ -286,7 +286,7 @@ class EnsembleDetector:
         def n_events(flags: np.ndarray) -> int:
             return len(track_events(ts, flags & eligible, statistic, ones, params).opened_rows())
 
-        current = self._crossed(statistic, self._final(statistic))
+        current = self._crossed(statistic, train_scores)
         found = n_events(current)
         if found <= allowed:
             return f"{found} event(s) on {weeks:.1f} training week(s): within {budget}/week"
