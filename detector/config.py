@@ -9,7 +9,12 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 ComponentName = Literal[
-    "iforest", "robust_residual", "lstm_forecaster", "lstm_autoencoder", "level_shift"
+    "iforest",
+    "robust_residual",
+    "lstm_forecaster",
+    "lstm_autoencoder",
+    "level_shift",
+    "cross_residual",
 ]
 ThresholdName = Literal["quantile", "sigma", "dynamic", "f1"]
 
@@ -21,7 +26,8 @@ def smoothing_length(span: int) -> int:
 
 
 def _default_components() -> list[ComponentName]:
-    return ["iforest", "robust_residual", "level_shift"]
+    # cross_residual only joins models of two or more columns (the ensemble leaves it out)
+    return ["iforest", "robust_residual", "level_shift", "cross_residual"]
 
 
 class IForestParams(BaseModel):

@@ -15,6 +15,7 @@ import numpy as np
 from detector.alarms import aggregate
 from detector.calibration import EmpiricalCalibrator
 from detector.config import DetectorConfig
+from detector.cross_residual import CrossResidual
 from detector.errors import DetectorError, InsufficientDataError
 from detector.events import EventParams, track_events
 from detector.iforest import IForestComponent
@@ -68,6 +69,8 @@ def build_component(name: str, config: DetectorConfig) -> Component:
         )
     if name == "level_shift":
         return LevelShift(config.level_shift.recent, config.level_shift_reference)
+    if name == "cross_residual":
+        return CrossResidual()
     from detector.lstm import LSTMAutoencoder, LSTMForecaster  # imports Keras lazily
 
     if name == "lstm_forecaster":
@@ -150,11 +153,15 @@ class EnsembleDetector:
         self.n_features = X.shape[1]
         self.noise_floor_ = noise_floor(X, self.config.noise_floor)
         seasonal_note = self._fit_seasonality(X, ts)
-        X, _view = self._deseasoned(X, ts)
-        self.components = {n: build_component(n, self.config) for n in self.config.components}
-        self._fit_components(X)
-        outputs = {n: c.outputs(X) for n, c in self.components.items()}
-        self.weights_, self.injected_ap_ = self._weights(X, outputs)
+        X, view = self._deseasoned(X, ts)
+        self.components = {
+            n: build_component(n, self.config)
+            for n in self.config.components
+            if n != "cross_residual" or X.shape[1] > 1  # it predicts a column from the others
+        }
+        self._fit_components(X, view)
+        outputs = self._outputs(X, view)
+        self.weights_, self.injected_ap_ = self._weights(X, view, outputs)
         self.center_ = np.median(X, axis=0)
         self.lower_ = np.quantile(X, 0.005, axis=0)
         self.upper_ = np.quantile(X, 0.995, axis=0)
@@ -252,12 +259,20 @@ class EnsembleDetector:
         return view.forward(X), view
 
     def _outside_band(self, X: np.ndarray, outputs: dict[str, ComponentOutput]) -> np.ndarray:
-        """A residual-type member never calls a point inside its own expected band anomalous."""
+        """A residual-type member never calls a point inside its own expected band anomalous.
+
+        With several columns a row inside every column's own band can still break the
+        relation between the columns: the cross-sectional residual beyond the same
+        threshold keeps it eligible."""
         residual = outputs.get("robust_residual")
         if residual is None or residual.expected is None:
             return np.ones(len(X), dtype=bool)
         half = self.components["robust_residual"].band_ * self._band_sigma  # type: ignore[attr-defined]
-        return np.asarray((np.abs(X - residual.expected) > half).any(axis=1))
+        outside = (np.abs(X - residual.expected) > half).any(axis=1)
+        cross = outputs.get("cross_residual")
+        if cross is not None:
+            outside |= cross.errors > self._band_sigma
+        return np.asarray(outside)
 
     @property
     def _band_sigma(self) -> float:
@@ -312,12 +327,14 @@ class EnsembleDetector:
     def _in_error_space(self) -> bool:
         return self.config.threshold != "quantile"
 
-    def _fit_components(self, X: np.ndarray) -> None:
+    def _fit_components(self, X: np.ndarray, view: SeasonalView) -> None:
         """The Isolation Forest first: its pre-labels keep anomalies out of AE training."""
         normal = None
         floor = getattr(self, "noise_floor_", None)
         for name, component in self.components.items():
-            if name in ("robust_residual", "level_shift"):
+            if name == "cross_residual":  # relations between columns hold in their own units
+                component.fit(view.back(X), floor=floor)  # type: ignore[call-arg]
+            elif name in ("robust_residual", "level_shift"):
                 component.fit(X, floor=floor)  # type: ignore[call-arg]
             elif name == "lstm_autoencoder":
                 if normal is None:
@@ -331,15 +348,27 @@ class EnsembleDetector:
                 if name == "iforest":
                     normal = component.score(X) < 1.0 - self.config.contamination
 
+    def _outputs(self, X: np.ndarray, view: SeasonalView) -> dict[str, ComponentOutput]:
+        return {n: self._member_outputs(n, c, X, view) for n, c in self.components.items()}
+
+    @staticmethod
+    def _member_outputs(
+        name: str, component: Component, X: np.ndarray, view: SeasonalView
+    ) -> ComponentOutput:
+        """Members see the deseasoned rows, but the cross-sectional residual sees the
+        values themselves: each column's own profile and noise multiplier would bend
+        the relations between columns it relies on."""
+        return component.outputs(view.back(X) if name == "cross_residual" else X)
+
     def _weights(
-        self, X: np.ndarray, outputs: dict[str, ComponentOutput]
+        self, X: np.ndarray, view: SeasonalView, outputs: dict[str, ComponentOutput]
     ) -> tuple[dict[str, float], dict[str, float]]:
         weights = self.config.weights
         if weights == "auto" and len(outputs) > 1:
             space = "errors" if self._in_error_space else "calibrated"
 
             def errors_of(data: np.ndarray) -> dict[str, np.ndarray]:
-                return {n: getattr(c.outputs(data), space) for n, c in self.components.items()}
+                return {n: getattr(o, space) for n, o in self._outputs(data, view).items()}
 
             return auto_weights(
                 errors_of,
@@ -388,7 +417,7 @@ class EnsembleDetector:
         expected = np.tile(self.center_, (n, 1))
         lower, upper = np.tile(self.lower_, (n, 1)), np.tile(self.upper_, (n, 1))
         for name, component in self.components.items():
-            outputs[name] = component.outputs(X)
+            outputs[name] = self._member_outputs(name, component, X, view)
             forecast = outputs[name].expected
             if forecast is not None:
                 band = component.band_  # type: ignore[attr-defined]

@@ -46,8 +46,8 @@ class LevelShift:
         return self
 
     def errors(self, X: np.ndarray) -> np.ndarray:
-        """|shift| in standard errors of a shift under noise, averaged over features."""
-        return (np.abs(self._shift(X)) / self.scale_).mean(axis=1)
+        """|shift| in standard errors of a shift under noise, of the feature that shifts most."""
+        return (np.abs(self._shift(X)) / self.scale_).max(axis=1)
 
     def score(self, X: np.ndarray) -> np.ndarray:
         return self.calibrator_.transform(self.errors(X))

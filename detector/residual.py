@@ -57,13 +57,14 @@ class RobustResidual:
         return self
 
     def errors(self, X: np.ndarray) -> np.ndarray:
-        """|residual| in noise sigmas, averaged over features."""
-        return (np.abs(X - self.predict(X)) / self.scale_).mean(axis=1)
+        """|residual| in noise sigmas, of the feature that strays most: a mean over
+        features would hide one sensor's 8-sigma spike among seven quiet ones."""
+        return (np.abs(X - self.predict(X)) / self.scale_).max(axis=1)
 
     def score(self, X: np.ndarray) -> np.ndarray:
         return self.calibrator_.transform(self.errors(X))
 
     def outputs(self, X: np.ndarray) -> ComponentOutput:
         expected = self.predict(X)
-        errors = (np.abs(X - expected) / self.scale_).mean(axis=1)
+        errors = (np.abs(X - expected) / self.scale_).max(axis=1)
         return ComponentOutput(self.calibrator_.transform(errors), errors, expected)

@@ -29,7 +29,7 @@ import numpy as np
 
 from detector.calibration import EmpiricalCalibrator
 from detector.config import DetectorConfig
-from detector.ensemble import EnsembleDetector
+from detector.ensemble import EnsembleDetector, SeasonalView
 from detector.errors import DetectorError, InsufficientDataError
 from detector.lstm import build_autoencoder, build_forecaster
 from detector.persistence import read_artifact, write_artifact
@@ -362,13 +362,13 @@ class SharedLSTMDetector(EnsembleDetector):
         self.seasonal_ = None  # the shared network is trained on the raw values
         return "off: a shared LSTM models the raw values"
 
-    def _fit_components(self, X: np.ndarray) -> None:
+    def _fit_components(self, X: np.ndarray, view: SeasonalView) -> None:
         shared = self._shared_model
         assert shared is not None, "a loaded detector is already fitted"
         for name in list(self.components):
             if name in LSTM_KINDS:
                 self.components[name] = SharedLSTMView(name, shared)
-        super()._fit_components(X)
+        super()._fit_components(X, view)
 
     def shared_views(self) -> list[SharedLSTMView]:
         return [c for c in self.components.values() if isinstance(c, SharedLSTMView)]

@@ -40,7 +40,8 @@ def noise_scale(X: np.ndarray) -> np.ndarray:
 def inject(
     X: np.ndarray, seed: int, shift_length: int, label_length: int, settle: int = 0
 ) -> tuple[np.ndarray, list[tuple[int, int]], np.ndarray]:
-    """A copy of X with spikes and level shifts; each anomaly's [first, last] rows where a
+    """A copy of X with spikes and level shifts (in one column of a multivariate X);
+    each anomaly's [first, last] rows where a
     detector should fire; and the rows an injection touched (not negatives): up to
     `settle` rows after it, while it is still in the components' windows."""
     rng = np.random.default_rng(seed)
@@ -53,6 +54,8 @@ def inject(
     events = []
     for j, p in enumerate(spots):
         size = rng.uniform(LOW, HIGH) * rng.choice([-1.0, 1.0]) * sigma
+        if X.shape[1] > 1:  # a fault hits one sensor, not all of them in step
+            size = np.where(np.arange(X.shape[1]) == rng.integers(X.shape[1]), size, 0.0)
         if j % 2 == 0:
             out[p] += size
             events.append((int(p), int(p)))

@@ -215,7 +215,7 @@ def test_auto_weights_favour_the_member_that_sees_the_anomalies() -> None:
 
 def test_default_configuration_is_the_benchmarked_one() -> None:
     config = DetectorConfig()
-    assert config.components == ["iforest", "robust_residual", "level_shift"]
+    assert config.components == ["iforest", "robust_residual", "level_shift", "cross_residual"]
     assert config.weights == "auto" and config.threshold == "sigma"
     assert config.max_events_per_week == 1.0 and config.seasonality.mode == "auto"
     assert config.robust_residual.trend and config.robust_residual.window == 40
