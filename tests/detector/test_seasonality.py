@@ -12,6 +12,7 @@ from detector.noise import noise_floor, value_quantum
 from detector.seasonality import SeasonalProfile
 
 STEP = np.timedelta64(5, "m")
+DAY_US = 86_400_000_000
 PER_DAY = 288
 
 
@@ -142,3 +143,58 @@ def test_far_outliers_keep_distinct_scores_below_one() -> None:
     rows = np.concatenate([x[1500 - ctx : 1500], test])[:, None]
     score = model.score(rows, ts=ts[1500 - ctx : 1600]).score[ctx:]
     assert score[40] < score[60] < score[80] < 1.0
+
+
+def local_daily(ts: np.ndarray, zone: str, seed: int = 0) -> np.ndarray:
+    """The business-hours shape in the local time of `zone` (so it moves in UTC at DST)."""
+    import pandas as pd
+
+    local = pd.DatetimeIndex(ts).tz_localize("UTC").tz_convert(zone)
+    hour = local.hour.to_numpy() + local.minute.to_numpy() / 60
+    shape = 100 + 400 * np.exp(-(((hour - 14) / 3.5) ** 2))
+    return shape * (1 + 0.02 * np.random.default_rng(seed).standard_normal(len(ts)))
+
+
+def test_dst_jump_keeps_the_profile_on_local_time() -> None:
+    """Berlin moves to summer time on 2026-03-29: with `timezone` the peak stays at 14:00
+    local and the days after the jump fit as well as the days before."""
+    ts = np.datetime64("2026-03-16T00:00") + STEP * np.arange(28 * PER_DAY)
+    x = local_daily(ts, "Europe/Berlin")
+    params = SeasonalityParams(timezone="Europe/Berlin")
+    jump = int(np.searchsorted(ts, np.datetime64("2026-03-29T01:00")))
+    profile = SeasonalProfile(params)
+    assert profile.fit(x[:jump][:, None], ts[:jump]).period == "daily"  # fitted before the jump
+    def spread(p: SeasonalProfile, part: slice) -> float:
+        rest = x[part] - p.values(ts[part])[:, 0]
+        return float(np.median(np.abs(rest - np.median(rest))))
+
+    before, after = spread(profile, slice(0, jump)), spread(profile, slice(jump, None))
+    assert after < 1.5 * before
+    utc = SeasonalProfile(SeasonalityParams())  # without the zone the profile is an hour off
+    utc.fit(x[:jump][:, None], ts[:jump])
+    assert spread(utc, slice(jump, None)) > 3 * before
+
+
+def test_a_gap_longer_than_a_period_still_bins_by_time_of_day() -> None:
+    x, ts = daily_series(16)
+    keep = np.ones(len(x), bool)
+    keep[5 * PER_DAY + 100 : 8 * PER_DAY + 40] = False  # nearly three days missing
+    model = EnsembleDetector(seasonal_config()).fit(x[keep][:, None], ts=ts[keep])
+    assert model.seasonal_ is not None and model.seasonal_.period_us == DAY_US
+    tail = slice(14 * PER_DAY, 16 * PER_DAY)
+    assert model.score(x[tail][:, None], ts=ts[tail]).is_anomaly.mean() < 0.01
+
+
+def test_a_timestamp_step_that_changes_keeps_the_profile() -> None:
+    """Five-minute rows, then one-minute rows: bins are read off the clock, not positions."""
+    x5, ts5 = daily_series(10)
+    ts1 = ts5[-1] + np.timedelta64(1, "m") * np.arange(1, 5 * 1440 + 1)
+    hour = ((ts1 - ts1.astype("datetime64[D]")) / np.timedelta64(1, "h")).astype(float)
+    rng = np.random.default_rng(9)
+    noise = 1 + 0.02 * rng.standard_normal(len(ts1))
+    x1 = (100 + 400 * np.exp(-(((hour - 14) / 3.5) ** 2))) * noise
+    ts, x = np.concatenate([ts5, ts1]), np.concatenate([x5, x1])
+    model = EnsembleDetector(seasonal_config()).fit(x[:, None], ts=ts)
+    assert model.seasonal_ is not None and model.seasonal_.period_us == DAY_US
+    fresh = slice(len(x) - 1440, len(x))
+    assert model.score(x[fresh][:, None], ts=ts[fresh]).is_anomaly.mean() < 0.01
