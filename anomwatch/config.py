@@ -272,6 +272,11 @@ class MonitorConfig(_Strict):
     events: EventsPolicy = Field(default_factory=EventsPolicy)
     health: HealthPolicy = Field(default_factory=HealthPolicy)
     feedback: FeedbackPolicy = Field(default_factory=FeedbackPolicy)
+    retention: timedelta | None = Field(
+        None,
+        description="delete the monitor's anomalies, resolved events, runs and sent messages "
+        "older than this (the retrain flow, on feedback.schedule); null = keep everything",
+    )
     batch_size: int = Field(200, gt=0, description="series per parallel fit/score task")
     lstm_sharing: Literal["per_series", "per_monitor"] = Field(
         "per_series",
@@ -289,6 +294,16 @@ class MonitorConfig(_Strict):
     @classmethod
     def _timezone(cls, value: str) -> str:
         return check_timezone(value)
+
+    @field_validator("retention", mode="before")
+    @classmethod
+    def _retention(cls, value: Any) -> timedelta | None:
+        if value is None:
+            return None
+        keep = parse_duration(value)
+        if keep < timedelta(days=1):
+            raise ValueError("keep at least a day of history, e.g. '90d'; null keeps everything")
+        return keep
 
     @model_validator(mode="after")
     def _threshold_without_labels(self) -> MonitorConfig:

@@ -19,6 +19,7 @@ their rows up.
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -268,6 +269,7 @@ class SharedLSTMView:
         self.length = shared.length
         self.validation_split = shared.config.lstm.validation_split
         self.shared_path = shared.path
+        self.shared_relpath: str | None = None  # from the series' model directory (save_extra)
         self.shared_sha256 = shared.sha256
         self._shared: SharedLSTM | None = shared
 
@@ -331,8 +333,20 @@ class SharedLSTMView:
         raw, expected = self._raw(X)
         return ComponentOutput(self.calibrator_.transform(raw), raw / self.error_scale_, expected)
 
+    def save_extra(self, directory: Path) -> None:
+        """Called by EnsembleDetector.save: keep the shared network's place relative to
+        this model's directory too, so a moved models folder still finds it."""
+        if self.shared_path is not None:
+            self.shared_relpath = os.path.relpath(
+                Path(self.shared_path).resolve(), Path(directory).resolve()
+            )
+
     def load_extra(self, directory: Path) -> None:
-        """Called by EnsembleDetector.load: attach the shared network (hash-checked)."""
+        """Called by EnsembleDetector.load: attach the shared network (hash-checked),
+        found relative to this model's directory when saved so."""
+        relative = getattr(self, "shared_relpath", None)  # None: saved before it existed
+        if relative is not None:
+            self.shared_path = os.path.normpath(Path(directory).resolve() / relative)
         self._shared = None
         _ = self.shared
 

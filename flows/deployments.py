@@ -26,8 +26,9 @@ def retrain_name(monitor: MonitorConfig) -> str:
 
 
 def retrained(parsed: MonitorsFile) -> list[MonitorConfig]:
-    """Monitors whose feedback labels re-tune them on a schedule (`feedback.auto_tune`)."""
-    return [m for m in parsed.monitors if m.feedback.auto_tune]
+    """Monitors with a scheduled retrain flow: feedback labels re-tune them
+    (`feedback.auto_tune`) or old rows expire (`retention`)."""
+    return [m for m in parsed.monitors if m.feedback.auto_tune or m.retention is not None]
 
 
 def monitor_deployments(parsed: MonitorsFile, monitors_file: Path) -> list[Any]:

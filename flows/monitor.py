@@ -138,13 +138,15 @@ def run_tick(
         "plot": str(plot) if plot else None,
         STEP_KEY: step.total_seconds() if step else None,
     }
-    status = "partial" if result.errors else "succeeded"
-    finish_run(store, run_id, status, stats)
+    reasons = partial_reasons(result.errors, report.failed)
+    status = "partial" if reasons else "succeeded"
+    finish_run(store, run_id, status, stats, "; ".join(reasons) or None)
     notes = (
         tick.notes
         + [f"{s}: {e}" for s, e in result.errors.items()]
         + [f"{s}: cold start ({m})" for s, m in result.cold_start.items()]
         + [f"{s}: {m}" for s, m in result.seasonality.items() if "cold start" in m]
+        + [f"delivery to {t} failed: {e}" for t, e in sorted(report.failed.items())]
     )
     _publish(
         store, monitor.name, run_markdown(monitor, run_id, stats, scored, new_ids, notes), new_ids
@@ -172,7 +174,22 @@ def run_tick(
         "notified": report.sent,
         "notify_failed": report.failed,
         "plot": str(plot) if plot else None,
+        "error": "; ".join(reasons) or None,
     }
+
+
+def partial_reasons(series_errors: dict[str, str], notify_failed: dict[str, str]) -> list[str]:
+    """Why a run that finished is `partial`: series it could not score, messages it
+    could not deliver (kept in the outbox and retried; `anomwatch notify list --pending`)."""
+    reasons = []
+    if series_errors:
+        first = min(series_errors)
+        more = f" and {len(series_errors) - 1} more" if len(series_errors) > 1 else ""
+        reasons.append(f"series {first}{more} failed: {series_errors[first]}")
+    reasons += [
+        f"delivery to {target} failed: {error}" for target, error in sorted(notify_failed.items())
+    ]
+    return reasons
 
 
 def _tell_health(

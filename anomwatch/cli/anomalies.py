@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import inspect
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -39,9 +41,10 @@ ANOMALY_COLUMNS = [
     "severity",
     "status",
 ]
-LIST_COLUMNS = [*ANOMALY_COLUMNS, "notified_at", "held_back"]
+LIST_COLUMNS = [*ANOMALY_COLUMNS, "event", "notified_at", "held_back"]
 
-# The filters of `anomalies` and `anomalies list` (the same command under two names).
+# The filters of `anomalies` and `anomalies list` (the same command under two names);
+# `events list` shares some of them.
 MonitorFilter = Annotated[str | None, typer.Option("--monitor", help="monitor name")]
 SinceFilter = Annotated[
     str | None, typer.Option("--since", help="ISO time or duration ago, e.g. 24h")
@@ -58,26 +61,6 @@ NotifiedFilter = Annotated[
     bool | None,
     typer.Option("--notified/--not-notified", help="only notified ones, or only held-back ones"),
 ]
-
-
-@anomalies_app.callback()
-def anomalies_default(
-    ctx: typer.Context,
-    monitor: MonitorFilter = None,
-    since: SinceFilter = None,
-    until: UntilFilter = None,
-    series: SeriesFilter = None,
-    min_score: MinScoreFilter = None,
-    severity: SeverityFilter = None,
-    status: StatusFilter = None,
-    notified: NotifiedFilter = None,
-    limit: LimitOpt = None,
-    fmt: FormatOpt = Format.table,
-) -> None:
-    """List stored anomalies, newest first (same as `anomalies list`)."""
-    if ctx.invoked_subcommand is not None:
-        return
-    list_anomalies(monitor, since, until, series, min_score, severity, status, notified, limit, fmt)
 
 
 @anomalies_app.command("list")
@@ -132,12 +115,36 @@ def list_anomalies(
 
     def explain(row: dict[str, Any]) -> dict[str, Any]:
         floor, has_targets = floors.get(row["monitor"], (None, None))
-        return row | {"held_back": held_back(row, floor, has_targets, undelivered)}
+        return row | {
+            "event": row["event_id"],
+            "held_back": held_back(row, floor, has_targets, undelivered),
+        }
 
     explained = (explain(row) for row in rows)
     count = write_rows(explained, LIST_COLUMNS, fmt.value)
     if fmt is Format.table:
         typer.echo(f"{count} anomal{'y' if count == 1 else 'ies'}", err=True)
+
+
+def _run_without_subcommand(command: Callable[..., None]) -> Callable[..., None]:
+    """`anomalies` alone is `anomalies list`: a group callback with the command's own
+    options (one definition of the filters, not a second copy of the signature)."""
+
+    def callback(ctx: typer.Context, **options: Any) -> None:
+        if ctx.invoked_subcommand is None:
+            command(**options)
+
+    own = inspect.signature(command, eval_str=True)
+    context = inspect.Parameter(
+        "ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context
+    )
+    callback.__signature__ = own.replace(  # type: ignore[attr-defined]
+        parameters=[context, *own.parameters.values()]
+    )
+    return callback
+
+
+anomalies_app.callback()(_run_without_subcommand(list_anomalies))
 
 
 def _notify_floors() -> dict[str, tuple[str | None, bool | None]]:

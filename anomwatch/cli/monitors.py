@@ -90,3 +90,52 @@ def monitors_check(
         typer.echo(f"error: {failed} check(s) failed", err=True)
         raise typer.Exit(2)
     typer.echo(f"{len(chosen)} monitor(s) ready")
+
+
+@monitors_app.command("remove")
+def monitors_remove(
+    name: Annotated[str, typer.Argument(help="the monitor to remove from the store")],
+    purge: Annotated[
+        bool,
+        typer.Option(
+            "--purge",
+            help="also delete its anomalies, events, runs, messages, models and feedback",
+        ),
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="do not ask for confirmation")] = False,
+    monitors: MonitorsOpt = None,
+) -> None:
+    """Unregister MONITOR from the store; with --purge delete everything it stored."""
+    from anomwatch.cli._app import open_store, require_known_monitor
+    from anomwatch.config import load_monitors
+    from anomwatch.errors import ConfigError
+    from anomwatch.store.lifecycle import monitor_rows, remove_monitor
+
+    settings = settings_for(monitors)
+    store = open_store(settings)
+    require_known_monitor(store, name)
+    rows = monitor_rows(store, name)
+    held = ", ".join(f"{n:,} {table}" for table, n in rows.items()) or "no rows"
+    if purge:
+        question = f"remove monitor {name!r} and delete {held}, and its model files?"
+    else:
+        question = f"remove monitor {name!r} from the store (its {held} stay)?"
+    if not yes and not typer.confirm(question, default=False, err=True):
+        fail("not confirmed: nothing removed (pass --yes to skip the question)")
+    done = remove_monitor(store, name, purge, settings.models_dir, settings.plots_dir)
+    if purge:
+        typer.echo(f"removed monitor {name!r}; deleted {done.describe()}")
+    else:
+        typer.echo(
+            f"removed monitor {name!r}; its {held} stay in the store "
+            f"(`anomwatch monitors remove {name} --purge` deletes them)"
+        )
+    try:
+        configured = [m.name for m in load_monitors(settings.monitors_file).monitors]
+    except ConfigError:
+        configured = []
+    if name in configured:
+        typer.echo(
+            f"note: {name!r} is still in {settings.monitors_file}: its next run registers it "
+            "again; remove it there (and rerun `anomwatch deployments write` or restart serve)"
+        )

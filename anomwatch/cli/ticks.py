@@ -110,11 +110,12 @@ def retrain(monitor: str, monitors: MonitorsOpt = None) -> None:
         _quiet_flow_logs()
         result = retrain_flow(monitor, monitors_file=file)
     else:
+        from anomwatch.store.lifecycle import apply_retention
         from flows.retrain import retrain_monitor
         from tasks.retune import retune_from_feedback
 
         _quiet_flow_logs()
-        result = retrain_monitor(monitor, file, retune_from_feedback)
+        result = retrain_monitor(monitor, file, retune_from_feedback, apply_retention)
     typer.echo(result["markdown"].rstrip())
 
 

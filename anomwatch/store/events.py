@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, bindparam, insert, or_, select, tuple_, update
+from sqlalchemy import Connection, bindparam, func, insert, or_, select, tuple_, update
 
 from anomwatch.durations import utcnow
 from anomwatch.store.schema import anomalies, event_cursors, events
@@ -353,3 +353,51 @@ def query_events(
         stmt = stmt.where(events.c.kind == kind)
     rows = conn.execute(stmt.order_by(events.c.started_at, events.c.series, events.c.id))
     return [dict(r._mapping) for r in rows]
+
+
+def list_events(
+    store: Any,
+    monitor: str | None = None,
+    open_only: bool = False,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    series: str | None = None,
+    kind: str | None = None,
+    min_severity: str | None = None,
+    limit: int | None = None,
+) -> list[dict[str, Any]]:
+    """Events active in [since, until] (they overlap it), newest first, for `events list`."""
+    from sqlalchemy import and_
+
+    conditions: list[Any] = []
+    if monitor is not None:
+        conditions.append(events.c.monitor == monitor)
+    if open_only:
+        conditions.append(events.c.status.in_(OPEN_STATUSES))
+    if since is not None:
+        conditions.append(func.coalesce(events.c.resolved_at, events.c.last_at) >= since)
+    if until is not None:
+        conditions.append(events.c.started_at <= until)
+    if series is not None:
+        if any(ch in series for ch in "*?"):
+            pattern = series.replace("%", r"\%").replace("_", r"\_")
+            pattern = pattern.replace("*", "%").replace("?", "_")
+            conditions.append(events.c.series.like(pattern, escape="\\"))
+        else:
+            conditions.append(events.c.series == series)
+    if kind is not None:
+        conditions.append(events.c.kind == kind)
+    if min_severity is not None:
+        floor = SEVERITY_RANK[min_severity]
+        conditions.append(
+            events.c.severity.in_([s for s, r in SEVERITY_RANK.items() if r >= floor])
+        )
+    stmt = (
+        select(events)
+        .where(and_(True, *conditions))
+        .order_by(events.c.started_at.desc(), events.c.id.desc())
+    )
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    with store.begin() as conn:
+        return [dict(r._mapping) for r in conn.execute(stmt)]

@@ -188,3 +188,17 @@ def test_feedback_policy_defaults_and_bad_schedule() -> None:
     assert "feedback.schedule" in message and "invalid cron expression 'daily'" in message
     message = errors_of({"monitors": [monitor(feedback={"classifier": "forest"})]})
     assert "feedback.classifier" in message
+
+
+def test_retention_is_a_duration_of_at_least_a_day() -> None:
+    from datetime import timedelta
+
+    assert parse_monitors({"monitors": [monitor()]}).get("web-cpu").retention is None
+    kept = parse_monitors({"monitors": [monitor(retention="90d")]}).get("web-cpu")
+    assert kept.retention == timedelta(days=90)
+    assert "monitor 'web-cpu': retention: keep at least a day of history" in errors_of(
+        {"monitors": [monitor(retention="1h")]}
+    )
+    assert "monitor 'web-cpu': retention: invalid duration 'soon'" in errors_of(
+        {"monitors": [monitor(retention="soon")]}
+    )

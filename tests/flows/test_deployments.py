@@ -65,3 +65,21 @@ def test_a_monitor_without_auto_tune_gets_no_retrain_deployment(tmp_path: Path) 
     parsed = load_monitors(tmp_path / "monitors.yaml")
     names = [d.name for d in monitor_deployments(parsed, tmp_path / "monitors.yaml")]
     assert names == ["demo-hosts-serve", "demo-cpu-serve", "demo-hosts-retrain-serve"]
+
+
+def test_a_monitor_with_retention_keeps_its_retrain_deployment(tmp_path: Path) -> None:
+    """The retrain flow is where old rows expire: retention schedules it without auto_tune."""
+    from flows.deployments import monitor_deployments
+
+    text = (
+        (ROOT / "monitors.yaml")
+        .read_text()
+        .replace(
+            '    schedule: "*/15 * * * *"',
+            '    schedule: "*/15 * * * *"\n    feedback: {auto_tune: false}\n    retention: 90d',
+        )
+    )
+    (tmp_path / "monitors.yaml").write_text(text)
+    parsed = load_monitors(tmp_path / "monitors.yaml")
+    names = [d.name for d in monitor_deployments(parsed, tmp_path / "monitors.yaml")]
+    assert names[-1] == "demo-cpu-retrain-serve"
