@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from anomwatch.cli._app import app, open_store, settings_for
+from anomwatch.cli._app import app, fail, open_store, settings_for
 
 DEFAULT_PORT = 9466
 
@@ -25,7 +25,11 @@ def metrics(
     """
     from anomwatch.exporter.server import MetricsServer
 
-    store = open_store(settings_for())
+    settings = settings_for()
+    missing = missing_sqlite_file(settings.resolved_store_url)
+    if missing:
+        fail(f"store {missing} does not exist; run `anomwatch init` or set ANOMWATCH_STORE_URL")
+    store = open_store(settings)
     try:
         server = MetricsServer((host, port), store)
         typer.echo(f"serving http://{host}:{server.port}/metrics (Ctrl-C stops)", err=True)
@@ -37,3 +41,17 @@ def metrics(
             server.server_close()
     finally:
         store.dispose()
+
+
+def missing_sqlite_file(url: str) -> str | None:
+    """The path of a SQLite store that is not there (the exporter only reads: it must
+    not leave an empty database file behind), else None."""
+    from pathlib import Path
+
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    path = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not path or path == ":memory:":
+        return None
+    return None if Path(path).exists() else path

@@ -6,12 +6,14 @@
 
 from __future__ import annotations
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
 from anomwatch.exporter.collector import StoreCollector
 from anomwatch.store.db import Store
 
-CONTENT_TYPE = CONTENT_TYPE_LATEST
+# The classic text format (what generate_latest writes), understood by every Prometheus.
+CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
 
 __all__ = ["CONTENT_TYPE", "StoreCollector", "registry_for", "render_metrics"]
 

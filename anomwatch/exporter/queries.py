@@ -152,8 +152,9 @@ def _read_runs(conn: Connection, snap: Snapshot, known: set[str]) -> None:
         (known, ENDED),
     )
     for monitor, rows_read, points in conn.execute(
-        select(runs.c.monitor, func.sum(runs.c.rows_read), func.sum(runs.c.points_scored))
-        .group_by(runs.c.monitor)
+        select(runs.c.monitor, func.sum(runs.c.rows_read), func.sum(runs.c.points_scored)).group_by(
+            runs.c.monitor
+        )
     ):
         if monitor in known:
             snap.rows_read[monitor] = int(rows_read or 0)
@@ -165,9 +166,7 @@ def _read_runs(conn: Connection, snap: Snapshot, known: set[str]) -> None:
 def _read_last_runs(conn: Connection, snap: Snapshot, known: set[str]) -> None:
     """Each monitor's latest run (its start) and when its latest successful run finished."""
     latest = (
-        select(runs.c.monitor, func.max(runs.c.id).label("id"))
-        .group_by(runs.c.monitor)
-        .subquery()
+        select(runs.c.monitor, func.max(runs.c.id).label("id")).group_by(runs.c.monitor).subquery()
     )
     for monitor, status, started in conn.execute(
         select(runs.c.monitor, runs.c.status, runs.c.started_at).join(
@@ -188,9 +187,7 @@ def _read_last_runs(conn: Connection, snap: Snapshot, known: set[str]) -> None:
 def _read_durations(conn: Connection, snap: Snapshot, known: set[str]) -> None:
     """The run-duration histogram, bucketed in the database (the runs are not fetched)."""
     seconds = duration_seconds(conn.dialect.name)
-    bucket_cols = [
-        func.sum(case((seconds <= bound, 1), else_=0)) for bound in DURATION_BUCKETS
-    ]
+    bucket_cols = [func.sum(case((seconds <= bound, 1), else_=0)) for bound in DURATION_BUCKETS]
     query = (
         select(runs.c.monitor, func.count(), func.sum(seconds), *bucket_cols)
         .where(runs.c.status.in_(FINISHED), runs.c.finished_at.is_not(None))
