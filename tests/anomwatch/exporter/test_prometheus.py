@@ -1,6 +1,7 @@
 """Against a real Prometheus (Debian's /usr/bin/prometheus): it scrapes `anomwatch
 metrics` every second with the shipped alerting rules loaded; after a tick that stores
-anomalies, PromQL through the HTTP API returns the new count."""
+anomalies, PromQL through the HTTP API returns the new count, every query of the shipped
+Grafana dashboard returns data and the rules evaluate."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from anomwatch.settings import Settings
 from anomwatch.store.db import Store
 from anomwatch.store.schema import anomalies
 from flows.monitor import run_tick
+from tests.anomwatch.exporter.dashboard import expand_promql, load, promql
 from tests.anomwatch.exporter.processes import (
     RULES,
     api,
@@ -95,6 +97,11 @@ def test_prometheus_scrapes_the_new_anomaly_count_after_a_tick(
         by_severity = instant(base, 'anomwatch_anomalies_total{monitor="hosts"}')
         assert {m["severity"] for m, _ in by_severity} == {"warning", "critical"}
         assert all(m["job"] == "anomwatch" for m, _ in by_severity)
+
+        # every query of the shipped Grafana dashboard answers with data
+        for expr in promql(load()):
+            expanded = expand_promql(expr, ["hosts"])
+            assert instant(base, expanded), f"no data for {expanded}"
 
         # the shipped rules are loaded and evaluate without error on the real series
         def evaluated() -> list[dict[str, object]]:
