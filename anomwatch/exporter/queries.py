@@ -1,14 +1,14 @@
 """What a scrape reads from the store: a handful of grouped queries, one per metric family.
 
 Every query groups by monitor in the database, so a scrape costs the same number of
-round trips for 1 or 100 monitors. Label values are filtered against fixed sets
-(monitors registered in the store, known severities and statuses): a label never
-carries a series name, a value or free text, whatever is in the rows.
+round trips for 1 or 100 monitors. The snapshot is keyed by what the rows say; the
+collector reads it only for the monitors registered in the store and the fixed
+severities and statuses below, so a label never carries a series name, a value or free
+text, whatever is in the rows.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -69,101 +69,54 @@ def duration_seconds(dialect: str) -> ColumnElement[Any]:
     return func.timestampdiff(literal_column("MICROSECOND"), start, end) / 1e6
 
 
-def _keep(rows: Iterable[Any], allowed: Iterable[Iterable[str]]) -> dict[Key, int]:
-    """Rows of (label..., count) whose labels are all in their allowed sets."""
-    sets = [set(a) for a in allowed]
-    out: dict[Key, int] = {}
-    for *labels, n in rows:
-        if all(v in s for v, s in zip(labels, sets, strict=True)):
-            out[tuple(labels)] = out.get(tuple(labels), 0) + int(n or 0)
-    return out
+def _count_by(
+    conn: Connection, *columns: ColumnElement[Any], where: tuple[Any, ...] = ()
+) -> dict[Key, int]:
+    """{(column values...): row count}, grouped in the database."""
+    query = select(*columns, func.count()).where(*where).group_by(*columns)
+    return {tuple(labels): int(n) for *labels, n in conn.execute(query)}
 
 
 def read_snapshot(conn: Connection, now: datetime) -> Snapshot:
     names = sorted(conn.execute(select(monitors.c.name)).scalars())
     snap = Snapshot(now=now, monitors=names)
-    known = set(names)
-    snap.anomalies = _keep(
-        conn.execute(
-            select(anomalies.c.monitor, anomalies.c.severity, func.count()).group_by(
-                anomalies.c.monitor, anomalies.c.severity
-            )
-        ),
-        (known, SEVERITIES),
+    snap.anomalies = _count_by(conn, anomalies.c.monitor, anomalies.c.severity)
+    is_anomaly = events.c.kind == "anomaly"
+    snap.events = _count_by(conn, events.c.monitor, events.c.severity, where=(is_anomaly,))
+    snap.open_events = _count_by(
+        conn,
+        events.c.monitor,
+        events.c.severity,
+        events.c.status,
+        where=(is_anomaly, events.c.status.in_(OPEN_STATUSES)),
     )
-    anomaly_events = events.c.kind == "anomaly"
-    snap.events = _keep(
-        conn.execute(
-            select(events.c.monitor, events.c.severity, func.count())
-            .where(anomaly_events)
-            .group_by(events.c.monitor, events.c.severity)
-        ),
-        (known, SEVERITIES),
-    )
-    snap.open_events = _keep(
-        conn.execute(
-            select(events.c.monitor, events.c.severity, events.c.status, func.count())
-            .where(anomaly_events, events.c.status.in_(OPEN_STATUSES))
-            .group_by(events.c.monitor, events.c.severity, events.c.status)
-        ),
-        (known, SEVERITIES, OPEN_STATUSES),
-    )
-    snap.health_open = {
-        k[0]: n
-        for k, n in _keep(
-            conn.execute(
-                select(events.c.monitor, func.count())
-                .where(events.c.kind == "health", events.c.status == "open")
-                .group_by(events.c.monitor)
-            ),
-            (known,),
-        ).items()
-    }
-    _read_runs(conn, snap, known)
+    health = (events.c.kind == "health", events.c.status == "open")
+    snap.health_open = {k[0]: n for k, n in _count_by(conn, events.c.monitor, where=health).items()}
+    _read_runs(conn, snap)
+    newest = select(watermarks.c.monitor, func.max(watermarks.c.last_ts))
     snap.newest_row = {
-        m: ts
-        for m, ts in conn.execute(
-            select(watermarks.c.monitor, func.max(watermarks.c.last_ts)).group_by(
-                watermarks.c.monitor
-            )
-        )
-        if m in known and ts is not None
+        m: ts for m, ts in conn.execute(newest.group_by(watermarks.c.monitor)) if ts is not None
     }
-    counts = _keep(
-        conn.execute(
-            select(notifications.c.monitor, notifications.c.status, func.count()).group_by(
-                notifications.c.monitor, notifications.c.status
-            )
-        ),
-        (known, (*OUTBOX_STATUSES, "sent")),
-    )
+    counts = _count_by(conn, notifications.c.monitor, notifications.c.status)
     snap.outbox = {k: n for k, n in counts.items() if k[1] != "sent"}
     snap.sent = {k[0]: n for k, n in counts.items() if k[1] == "sent"}
     return snap
 
 
-def _read_runs(conn: Connection, snap: Snapshot, known: set[str]) -> None:
-    snap.runs = _keep(
-        conn.execute(
-            select(runs.c.monitor, runs.c.status, func.count()).group_by(
-                runs.c.monitor, runs.c.status
-            )
-        ),
-        (known, ENDED),
-    )
+def _read_runs(conn: Connection, snap: Snapshot) -> None:
+    snap.runs = _count_by(conn, runs.c.monitor, runs.c.status)
     for monitor, rows_read, points in conn.execute(
         select(runs.c.monitor, func.sum(runs.c.rows_read), func.sum(runs.c.points_scored)).group_by(
             runs.c.monitor
         )
     ):
-        if monitor in known:
-            snap.rows_read[monitor] = int(rows_read or 0)
-            snap.points_scored[monitor] = int(points or 0)
-    _read_last_runs(conn, snap, known)
-    _read_durations(conn, snap, known)
+        snap.rows_read[monitor] = int(rows_read or 0)
+        snap.points_scored[monitor] = int(points or 0)
+    _read_last_runs(conn, snap)
+    _read_durations(conn, snap)
 
 
-def _read_last_runs(conn: Connection, snap: Snapshot, known: set[str]) -> None:
+def _read_last_runs(conn: Connection, snap: Snapshot) -> None:
     """Each monitor's latest run (its start) and when its latest successful run finished."""
     latest = (
         select(runs.c.monitor, func.max(runs.c.id).label("id")).group_by(runs.c.monitor).subquery()
@@ -173,18 +126,17 @@ def _read_last_runs(conn: Connection, snap: Snapshot, known: set[str]) -> None:
             latest, runs.c.id == latest.c.id
         )
     ):
-        if monitor in known and status in RUN_STATUSES:
-            snap.last_run[monitor] = (status, started)
+        snap.last_run[monitor] = (status, started)
     for monitor, finished in conn.execute(
         select(runs.c.monitor, func.max(runs.c.finished_at))
         .where(runs.c.status == "succeeded")
         .group_by(runs.c.monitor)
     ):
-        if monitor in known and finished is not None:
+        if finished is not None:
             snap.last_success[monitor] = finished
 
 
-def _read_durations(conn: Connection, snap: Snapshot, known: set[str]) -> None:
+def _read_durations(conn: Connection, snap: Snapshot) -> None:
     """The run-duration histogram, bucketed in the database (the runs are not fetched)."""
     seconds = duration_seconds(conn.dialect.name)
     bucket_cols = [func.sum(case((seconds <= bound, 1), else_=0)) for bound in DURATION_BUCKETS]
@@ -194,7 +146,6 @@ def _read_durations(conn: Connection, snap: Snapshot, known: set[str]) -> None:
         .group_by(runs.c.monitor)
     )
     for monitor, count, total, *buckets in conn.execute(query):
-        if monitor in known:
-            snap.durations[monitor] = Histogram(
-                [int(b or 0) for b in buckets], int(count), max(float(total or 0.0), 0.0)
-            )
+        snap.durations[monitor] = Histogram(
+            [int(b or 0) for b in buckets], int(count), max(float(total or 0.0), 0.0)
+        )
