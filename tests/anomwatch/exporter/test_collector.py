@@ -24,7 +24,7 @@ from anomwatch.store.runs import (
     register_monitor,
     start_run,
 )
-from anomwatch.store.schema import runs
+from anomwatch.store.schema import events, runs
 from tasks.notify import notify_monitor
 from tests.anomwatch.exporter.scrape import samples, value
 from tests.notify_servers import free_port
@@ -75,6 +75,7 @@ def test_a_scrape_reports_what_the_store_holds(store, settings) -> None:
         record("a", 0, "warning"),
         record("a", 5, "critical"),
         record(SERIES_NAME, 0, "warning"),
+        record("b", 0, "warning"),
     ]
     persist_tick(store, "hosts", last, records, {"a": T0 + timedelta(minutes=10)})
     with WebhookReceiver(status=500) as broken:
@@ -83,18 +84,22 @@ def test_a_scrape_reports_what_the_store_holds(store, settings) -> None:
             settings.model_copy(update={"notify_max_attempts": 1}), store, config, None, None
         )
     check_health(store, config)  # opens no_data (rows days old) and notifications (1 dead)
+    with store.begin() as conn:  # the other series' event ended: still counted, not open
+        conn.execute(
+            update(events).where(events.c.series == "b").values(status="resolved", resolved_at=T0)
+        )
     assert failed
 
     before = utcnow()
     text = render_metrics(store)
     found = samples(text)
     assert value(found, "anomwatch_store_up") == 1
-    assert value(found, "anomwatch_anomalies_total", monitor="hosts", severity="warning") == 2
+    assert value(found, "anomwatch_anomalies_total", monitor="hosts", severity="warning") == 3
     assert value(found, "anomwatch_anomalies_total", monitor="hosts", severity="critical") == 1
     assert value(found, "anomwatch_anomalies_total", monitor="idle", severity="critical") == 0
-    # series a: one event (escalated to critical); the other series: one warning event
+    # series a: one event (escalated to critical); the two others: one warning event each
     assert value(found, "anomwatch_events_total", monitor="hosts", severity="critical") == 1
-    assert value(found, "anomwatch_events_total", monitor="hosts", severity="warning") == 1
+    assert value(found, "anomwatch_events_total", monitor="hosts", severity="warning") == 2
     open_events = {
         (sev, st): value(found, "anomwatch_open_events", monitor="hosts", severity=sev, status=st)
         for sev in ("warning", "critical")
@@ -183,12 +188,15 @@ def test_labels_are_only_monitor_severity_and_status(store) -> None:
     persist_tick(store, "hosts", run_id, [record(SERIES_NAME, 0, "critical")], {SERIES_NAME: T0})
     finish_run(store, run_id, "succeeded", RunStats(anomalies=1))
     record_failed_run(store, "typo <b>name</b>", None, "unknown monitor")  # `run typo...`
+    ghost = AnomalyRecord("ghost", "s", T0, 9.0, None, None, None, 0.9, "{}", "{}", "warning", None)
+    persist_tick(store, "ghost", None, [ghost], {"s": T0})  # stored, monitor never registered
     text = render_metrics(store).decode()
     labels = {k for (_, pairs) in samples(text) for k, _ in pairs}
     assert labels == {"monitor", "severity", "status", "le"}
     monitors = {v for (_, pairs) in samples(text) for k, v in pairs if k == "monitor"}
     assert monitors == {"hosts"}
-    assert "script" not in text and "typo" not in text and "9.0" not in text
+    assert "script" not in text and "typo" not in text and "ghost" not in text
+    assert "9.0" not in text
     assert all(line.startswith("anomwatch_") for line in text.splitlines() if line[0] != "#")
 
 
