@@ -11,13 +11,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import Table, func, select
 
 from anomwatch.config import parse_monitors
 from anomwatch.demo import Incident, simulate, write_rows
 from anomwatch.settings import Settings
 from anomwatch.store.db import Store
-from anomwatch.store.schema import anomalies
+from anomwatch.store.schema import anomalies, events
 from flows.monitor import run_tick
 from tests.anomwatch.exporter.dashboard import expand_promql, load, promql
 from tests.anomwatch.exporter.processes import (
@@ -34,8 +34,8 @@ from tests.plain_tick import use_plain_tasks
 
 T0 = datetime(2026, 11, 20)
 CPU = {"cpu": (40.0, 15.0, 2.0)}
-SPIKES = (
-    Incident("a", "cpu", "spike", T0 + timedelta(minutes=30), 1),
+INCIDENTS = (  # more anomalous points than events: the two counts differ
+    Incident("a", "cpu", "spike", T0 + timedelta(minutes=20), 4),
     Incident("b", "cpu", "spike", T0 + timedelta(minutes=45), 1),
 )
 
@@ -56,9 +56,9 @@ def monitor(url: str):  # type: ignore[no-untyped-def]
     return parse_monitors({"monitors": [spec]}).get("hosts")
 
 
-def stored_anomalies(store: Store) -> int:
+def stored(store: Store, table: Table) -> int:
     with store.begin() as conn:
-        return int(conn.execute(select(func.count()).select_from(anomalies)).scalar_one())
+        return int(conn.execute(select(func.count()).select_from(table)).scalar_one())
 
 
 @pytest.mark.slow
@@ -77,11 +77,12 @@ def test_prometheus_scrapes_the_new_anomaly_count_after_a_tick(
     store.migrate()
     source = sqlite_databases.new("src")
     write_rows(
-        source, simulate(T0 - timedelta(days=2), T0 + timedelta(hours=1), SPIKES, ("a", "b"), CPU)
+        source,
+        simulate(T0 - timedelta(days=2), T0 + timedelta(hours=1), INCIDENTS, ("a", "b"), CPU),
     )
     config = monitor(source)
     run_tick(settings, store, config, T0)  # trains on the history: nothing scored yet
-    assert stored_anomalies(store) == 0
+    assert stored(store, anomalies) == 0
 
     with (
         exporter(store.url, free_port(), tmp_path / "exporter.log") as metrics_url,
@@ -91,9 +92,10 @@ def test_prometheus_scrapes_the_new_anomaly_count_after_a_tick(
         wait_for(lambda: instant(base, query) == [({}, 0.0)], "the first scrape")
 
         run_tick(settings, store, config, T0 + timedelta(hours=1))
-        new = stored_anomalies(store)
-        assert new >= 2  # both spikes (and maybe a neighbour)
+        new, opened = stored(store, anomalies), stored(store, events)
+        assert new > opened >= 2  # both incidents, one event each
         wait_for(lambda: instant(base, query) == [({}, float(new))], f"{new} anomalies", 20)
+        assert instant(base, "sum(anomwatch_events_total)") == [({}, float(opened))]
         by_severity = instant(base, 'anomwatch_anomalies_total{monitor="hosts"}')
         assert {m["severity"] for m, _ in by_severity} == {"warning", "critical"}
         assert all(m["job"] == "anomwatch" for m, _ in by_severity)
