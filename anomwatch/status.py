@@ -38,7 +38,7 @@ class MonitorStatus:
 
     @property
     def data_lag(self) -> timedelta | None:
-        return None if self.newest_row is None else max(self.now - self.newest_row, timedelta(0))
+        return data_lag(self.newest_row, self.now)
 
     @property
     def healthy(self) -> bool:
@@ -60,6 +60,12 @@ class MonitorStatus:
             "snoozes": self.snoozes,
             "health": [{"check": c.name, "ok": c.ok, "detail": c.detail} for c in self.health],
         }
+
+
+def data_lag(newest_row: datetime | None, now: datetime) -> timedelta | None:
+    """How far the newest scored source row is behind now (never negative: a source whose
+    clock runs ahead is not 'early'); None before any row was scored."""
+    return None if newest_row is None else max(now - newest_row, timedelta(0))
 
 
 def next_run(monitor: MonitorConfig, now: datetime) -> datetime | None:
