@@ -17,7 +17,7 @@ from anomwatch.errors import AnomwatchError
 # isort: off
 from anomwatch.cli import init, monitors, ticks, serve, deployments  # noqa: E402, F401  (registers commands)
 from anomwatch.cli import anomalies, feedback, report, snooze, notify, status  # noqa: E402, F401
-from anomwatch.cli import offline  # noqa: E402, F401
+from anomwatch.cli import offline, web  # noqa: E402, F401
 
 # isort: on
 

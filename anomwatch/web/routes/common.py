@@ -1,0 +1,42 @@
+"""What every route needs: the store, the monitors' settings, a 404."""
+
+from __future__ import annotations
+
+from fastapi import HTTPException, Request, status
+
+from anomwatch.config import MonitorConfig, MonitorsFile, load_monitors
+from anomwatch.errors import AnomwatchError
+from anomwatch.settings import Settings
+from anomwatch.store.db import Store
+
+
+def store_of(request: Request) -> Store:
+    store: Store = request.app.state.store
+    return store
+
+
+def settings_of(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def monitors_file(request: Request) -> MonitorsFile | str:
+    """The parsed monitors.yaml, or why it cannot be read (pages still show the store)."""
+    try:
+        return load_monitors(settings_of(request).monitors_file)
+    except AnomwatchError as exc:
+        return str(exc)
+
+
+def monitor_config(request: Request, name: str) -> MonitorConfig | str:
+    parsed = monitors_file(request)
+    if isinstance(parsed, str):
+        return parsed
+    try:
+        return parsed.get(name)
+    except AnomwatchError as exc:
+        return str(exc)
+
+
+def not_found(what: str) -> HTTPException:
+    return HTTPException(status.HTTP_404_NOT_FOUND, f"no {what}")
