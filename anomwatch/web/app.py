@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import HTTPException
 from fastapi.responses import PlainTextResponse, Response
 
+from anomwatch.errors import AnomwatchError
 from anomwatch.settings import Settings
 from anomwatch.store.db import Store
 from anomwatch.web.auth import (
@@ -57,6 +58,12 @@ def create_app(
         if exc.status_code == 401 or "text/html" not in request.headers.get("accept", ""):
             return PlainTextResponse(str(exc.detail), exc.status_code, headers=exc.headers)
         return render(request, "error.html", exc.status_code, message=str(exc.detail))
+
+    @app.exception_handler(AnomwatchError)
+    async def _store_errors(request: Request, exc: AnomwatchError) -> Response:
+        """The store or a config refused (e.g. a read-only role asked to write): say so,
+        with the message anomwatch already masks for logs, as a 503."""
+        return await _errors(request, HTTPException(503, str(exc)))
 
     @app.middleware("http")
     async def _guard(
