@@ -8,6 +8,7 @@ from fastapi.responses import FileResponse, HTMLResponse
 from anomwatch.status import gather
 from anomwatch.store.runs import known_monitors
 from anomwatch.web.filters import BadFilter, make_key, page_key, parse_filters
+from anomwatch.web.overview import overview
 from anomwatch.web.queries import page_of_anomalies, page_of_events
 from anomwatch.web.routes.common import monitors_file, not_found, store_of
 from anomwatch.web.templating import TEMPLATES, render
@@ -22,17 +23,12 @@ def style() -> FileResponse:
 
 @router.get("/", response_class=HTMLResponse)
 def monitors_page(request: Request) -> HTMLResponse:
-    store = store_of(request)
     parsed = monitors_file(request)
-    configured = [] if isinstance(parsed, str) else parsed.monitors
-    statuses = [gather(store, m) for m in configured]
-    names = {m.name for m in configured}
-    others = [n for n in known_monitors(store) if n not in names]
+    configured = [] if isinstance(parsed, str) else [m.name for m in parsed.monitors]
     return render(
         request,
         "monitors.html",
-        statuses=statuses,
-        others=others,
+        rows=overview(store_of(request), configured),
         config_error=parsed if isinstance(parsed, str) else None,
     )
 
@@ -41,9 +37,14 @@ def monitors_page(request: Request) -> HTMLResponse:
 def monitor_page(request: Request, name: str) -> HTMLResponse:
     store = store_of(request)
     parsed = monitors_file(request)
-    configured = set() if isinstance(parsed, str) else {m.name for m in parsed.monitors}
-    if name not in configured and name not in known_monitors(store):
+    config = (
+        None
+        if isinstance(parsed, str)
+        else next((m for m in parsed.monitors if m.name == name), None)
+    )
+    if config is None and name not in known_monitors(store):
         raise not_found(f"monitor {name!r}")
+    status = gather(store, config) if config is not None else None
     params = dict(request.query_params)
     try:
         filters = parse_filters(params)
@@ -63,6 +64,7 @@ def monitor_page(request: Request, name: str) -> HTMLResponse:
         request,
         "monitor.html",
         monitor=name,
+        status=status,
         filters=filters,
         events=events,
         points=points,

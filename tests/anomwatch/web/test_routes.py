@@ -94,7 +94,9 @@ def test_monitor_page_filters_and_pages(client: TestClient, site: Site) -> None:
     only_a = client.get("/monitors/web", params={"series": "host=a*"}).text
     assert only_a.count('href="/anomalies/') == 2 and "&lt;script&gt;" not in only_a
     # a LIKE wildcard typed by the user is literal: '%' matches nothing here
-    assert client.get("/monitors/web", params={"series": "%"}).text.count('href="/anomalies/') == 0
+    for literal in ("%", "%*", "host=_*"):
+        page = client.get("/monitors/web", params={"series": literal}).text
+        assert page.count('href="/anomalies/') == 0, literal
     quoted = client.get("/monitors/web", params={"series": "x' OR '1'='1"})
     assert quoted.status_code == 200 and "no anomalies match" in quoted.text
     assert (
@@ -241,3 +243,38 @@ def test_source_password_never_reaches_a_page(site: Site, tmp_path: Path) -> Non
         plot = c.get(f"/anomalies/{anomaly_ids[0]}/plot.png")
         assert plot.headers["content-type"].startswith("image/svg+xml")
         assert "No plot: the source cannot be read" in plot.text
+
+
+def test_an_open_health_event_shows_as_unhealthy_with_the_checks_of_the_monitor(
+    client: TestClient, site: Site
+) -> None:
+    from sqlalchemy import insert
+
+    from anomwatch.durations import utcnow
+    from anomwatch.store.runs import record_failed_run
+
+    assert '<span class="ok">healthy</span>' in client.get("/").text
+    record_failed_run(site.store, "web", None, "source unreachable")
+    now = utcnow()
+    with site.store.begin() as conn:
+        conn.execute(
+            insert(events).values(
+                monitor="web",
+                series="no_data",
+                kind="health",
+                status="open",
+                started_at=now,
+                last_at=now,
+                severity="critical",
+                n_points=1,
+                detail="no new rows for 2h",
+                created_at=now,
+                updated_at=now,
+            )
+        )
+    overview = client.get("/").text
+    assert "UNHEALTHY" in overview and "no_data: no new rows for 2h" in overview
+    assert "#1 failed" in overview
+    page = client.get("/monitors/web").text
+    assert '<p id="health"><span class="bad">UNHEALTHY</span>' in page
+    assert "ok failed_runs: " in page  # one failed run is not yet a failing check
