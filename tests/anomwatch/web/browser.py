@@ -39,7 +39,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def web_server(env: dict[str, str], args: tuple[str, ...] = ()) -> Iterator[str]:
+def web_server(
+    env: dict[str, str], args: tuple[str, ...] = (), cwd: Path | None = None
+) -> Iterator[str]:
     """`anomwatch web` in a subprocess on a free 127.0.0.1 port; yields its base URL."""
     port = free_port()
     command = [
@@ -53,7 +55,12 @@ def web_server(env: dict[str, str], args: tuple[str, ...] = ()) -> Iterator[str]
     ]
     full_env = {**os.environ, "PYTHONPATH": str(ROOT), **env}
     process = subprocess.Popen(
-        command, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        command,
+        env=full_env,
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         deadline = time.monotonic() + 60
