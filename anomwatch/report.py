@@ -36,11 +36,16 @@ PLOTS = 3  # series shown around their top anomaly, read from the source
 TOP_SERIES = 25  # bars in the per-series chart (the table lists every series)
 
 
-def _png(fig: Any) -> str:
+def png_bytes(fig: Any) -> bytes:
+    """The figure as PNG (closed afterwards); the web view serves these as they are."""
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=90)
     plt.close(fig)
-    return base64.b64encode(buffer.getvalue()).decode()
+    return buffer.getvalue()
+
+
+def _png(fig: Any) -> str:
+    return base64.b64encode(png_bytes(fig)).decode()
 
 
 def _table(headers: list[str], rows: list[list[Any]]) -> str:
@@ -52,6 +57,12 @@ def _table(headers: list[str], rows: list[list[Any]]) -> str:
 
 
 def _bar_chart(labels: list[str], counts: list[int], horizontal: bool, alt: str) -> str:
+    src = base64.b64encode(bar_chart_png(labels, counts, horizontal)).decode()
+    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{src}">'
+
+
+def bar_chart_png(labels: list[str], counts: list[int], horizontal: bool) -> bytes:
+    """The per-day (vertical) or per-series (horizontal) bar chart of anomaly counts."""
     height = max(2.2, 0.28 * len(labels) + 0.8) if horizontal else 2.5
     fig, ax = plt.subplots(figsize=(8, height))
     if horizontal:
@@ -63,7 +74,7 @@ def _bar_chart(labels: list[str], counts: list[int], horizontal: bool, alt: str)
         ax.set_ylabel("anomalies")
         ax.tick_params(axis="x", rotation=45, labelsize=7)
     fig.tight_layout()
-    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{_png(fig)}">'
+    return png_bytes(fig)
 
 
 def _feedback_filters(store: Store, monitor: str) -> str:

@@ -46,6 +46,20 @@ class Settings(BaseSettings):
         1.0, ge=0, description="wait before the second try; doubles per try, max 30 s"
     )
 
+    web_base_url: str | None = Field(
+        None,
+        description="where `anomwatch web` is reached (https://host:port); digests link each "
+        "event to its page when set",
+    )
+    web_users: str | None = Field(
+        None,
+        description="basic-auth users of `anomwatch web`: user:HASH[,user:HASH...] with hashes "
+        "from `anomwatch web hash-password`",
+    )
+    web_token_hash: str | None = Field(
+        None, description="hash of a bearer token accepted by `anomwatch web` (hash-password)"
+    )
+
     @property
     def resolved_store_url(self) -> str:
         if self.store_url:

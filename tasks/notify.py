@@ -123,6 +123,7 @@ def notify_monitor(
                 monitor.notify.max_items,
                 history_command(monitor.name, lines),
                 run_url,
+                settings.web_base_url,
             )
         return digests[key]
 

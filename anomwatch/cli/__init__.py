@@ -17,7 +17,7 @@ from anomwatch.errors import AnomwatchError
 # isort: off
 from anomwatch.cli import init, monitors, ticks, preview, serve, deployments  # noqa: E402, F401  (registers commands)
 from anomwatch.cli import anomalies, events, feedback, report, snooze, notify, status  # noqa: E402, F401
-from anomwatch.cli import offline, metrics  # noqa: E402, F401
+from anomwatch.cli import offline, web, metrics  # noqa: E402, F401
 
 # isort: on
 

@@ -106,13 +106,22 @@ def _cells(line: dict[str, Any]) -> tuple[str, ...]:
     )
 
 
-def _text_line(line: dict[str, Any]) -> str:
+def event_link(line: dict[str, Any], web_base_url: str | None) -> str | None:
+    """The event's page in `anomwatch web` (settings web_base_url), or None when unset."""
+    if not web_base_url or line.get("event_id") is None:
+        return None
+    return f"{web_base_url.rstrip('/')}/events/{int(line['event_id'])}"
+
+
+def _text_line(line: dict[str, Any], link: str | None = None) -> str:
     severity, series, what, when, peak, parts = _cells(line)
     text = f"{severity:8} {series}  {what}  {when}"
     if peak:
         text += f"  {peak}"
     if parts:
         text += f"  ({parts})"
+    if link:
+        text += f"  {link}"
     return text
 
 
@@ -122,11 +131,13 @@ _CELL = "display:table-cell;border:1px solid #999;padding:4px"
 _SEPARATOR = "<span style='display:none'> | </span>"
 
 
-def _html_row(values: Sequence[str], header: bool = False) -> str:
+def _html_row(values: Sequence[str], header: bool = False, link: str | None = None) -> str:
     weight = ";font-weight:bold" if header else ""
-    cells = _SEPARATOR.join(
-        f"<span style='{_CELL}{weight}'>{html.escape(str(v))}</span>" for v in values
-    )
+    texts = [html.escape(str(v)) for v in values]
+    if link:
+        href = html.escape(link)
+        texts.append(f'<a href="{href}">{href}</a>')
+    cells = _SEPARATOR.join(f"<span style='{_CELL}{weight}'>{t}</span>" for t in texts)
     return f"<div style='display:table-row'>{cells}</div>"
 
 
@@ -146,8 +157,12 @@ def render_digest(
     max_items: int,
     history_command: str,
     run_url: str | None = None,
+    web_base_url: str | None = None,
 ) -> Digest:
-    """The event lines (outbox.digest_events), most urgent first, then where to see all."""
+    """The event lines (outbox.digest_events), most urgent first, then where to see all.
+
+    With `web_base_url` each line links to its event's page (feedback is one click).
+    """
     count = len(lines)
     kinds = Counter(NOTICE_LABEL.get(x["notice"], x["notice"]) for x in lines)
     critical = sum(1 for x in lines if x["kind"] == "anomaly" and x["severity"] == "critical")
@@ -171,7 +186,7 @@ def render_digest(
         summary = f"{count} {noun} ({detail}; {health} health check(s)), {span}"
     top = sorted(lines, key=_order)[:max_items]
     out = [f"Monitor {monitor}: {summary}", ""]
-    out += [_text_line(x) for x in top]
+    out += [_text_line(x, event_link(x, web_base_url)) for x in top]
     rest = count - len(top)
     if rest > 0:
         out.append(f"... and {rest} more event(s).")
@@ -182,8 +197,12 @@ def render_digest(
     if len(text) > SLACK_TEXT_LIMIT:
         text = text[: SLACK_TEXT_LIMIT - 20] + "\n... (truncated)"
 
-    header = ("severity", "series", "event", "time (UTC)", "peak", "components")
-    rows = _html_row(header, header=True) + "".join(_html_row(_cells(x)) for x in top)
+    header: tuple[str, ...] = ("severity", "series", "event", "time (UTC)", "peak", "components")
+    if web_base_url:
+        header += ("page",)
+    rows = _html_row(header, header=True) + "".join(
+        _html_row(_cells(x), link=event_link(x, web_base_url)) for x in top
+    )
     more = f"<p>... and {rest} more event(s).</p>" if rest > 0 else ""
     link = (
         f'<p>Flow run: <a href="{html.escape(run_url)}">{html.escape(run_url)}</a></p>'

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import ColumnElement, Connection, and_, insert, select, tuple_, update
+from sqlalchemy import ColumnElement, Connection, and_, insert, or_, select, tuple_, update
 
 from anomwatch.durations import utcnow
 from anomwatch.store.db import Store
@@ -143,6 +143,15 @@ def persist_tick(
         return sorted(int(i) for i in ids)
 
 
+def series_matches(column: Any, series: str) -> ColumnElement[bool]:
+    """`column = series`, or a LIKE of the glob (* and ?) with % and _ taken literally."""
+    if any(ch in series for ch in "*?"):
+        pattern = series.replace("%", r"\%").replace("_", r"\_")
+        pattern = pattern.replace("*", "%").replace("?", "_")
+        return column.like(pattern, escape="\\")
+    return column == series
+
+
 def query_anomalies(
     store: Store,
     monitor: str | None = None,
@@ -156,9 +165,19 @@ def query_anomalies(
     limit: int | None = None,
     newest_first: bool = True,
     notified: bool | None = None,
+    older_than: tuple[datetime, int] | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """Stored anomalies matching the filters, streamed (server-side where possible)."""
+    """Stored anomalies matching the filters, streamed (server-side where possible).
+
+    `older_than` (ts, id) pages newest-first lists by key, not OFFSET, so a deep page
+    costs what the first one does.
+    """
     conditions: list[ColumnElement[bool]] = []
+    if older_than is not None:
+        ts, key = older_than
+        conditions.append(
+            or_(anomalies.c.ts < ts, and_(anomalies.c.ts == ts, anomalies.c.id < key))
+        )
     if notified is not None:
         notified_at = anomalies.c.notified_at
         conditions.append(notified_at.is_not(None) if notified else notified_at.is_(None))
@@ -169,12 +188,7 @@ def query_anomalies(
     if until is not None:
         conditions.append(anomalies.c.ts <= until)
     if series is not None:
-        if any(ch in series for ch in "*?"):
-            pattern = series.replace("%", r"\%").replace("_", r"\_")
-            pattern = pattern.replace("*", "%").replace("?", "_")
-            conditions.append(anomalies.c.series.like(pattern, escape="\\"))
-        else:
-            conditions.append(anomalies.c.series == series)
+        conditions.append(series_matches(anomalies.c.series, series))
     if min_score is not None:
         conditions.append(anomalies.c.score >= min_score)
     if min_severity is not None:
