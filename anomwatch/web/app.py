@@ -25,7 +25,7 @@ from anomwatch.web.auth import (
     require_user,
     unauthorized_response,
 )
-from anomwatch.web.routes import charts, feedback, items, monitors
+from anomwatch.web.routes import charts, feedback, items, metrics, monitors
 from anomwatch.web.templating import make_templates, render
 
 
@@ -49,7 +49,8 @@ def create_app(
     app.state.credentials = credentials or credentials_from(settings)
     app.state.csrf_secret = secrets.token_bytes(32)
     app.state.templates = make_templates()
-    for router in (monitors.router, items.router, feedback.router, charts.router, *extra_routers):
+    routers = (monitors.router, items.router, feedback.router, charts.router, metrics.router)
+    for router in (*routers, *extra_routers):
         app.include_router(router)
 
     @app.exception_handler(HTTPException)

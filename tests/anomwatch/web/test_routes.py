@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -52,6 +52,7 @@ def test_every_page_and_endpoint_needs_a_login(site: Site) -> None:
         f"/events/{events_ids[0]}",
         f"/anomalies/{anomaly_ids[0]}",
         f"/anomalies/{anomaly_ids[0]}/plot.png",
+        "/metrics",
         "/no/such/page",
     ]
     with TestClient(app) as anonymous:
@@ -278,3 +279,16 @@ def test_an_open_health_event_shows_as_unhealthy_with_the_checks_of_the_monitor(
     page = client.get("/monitors/web").text
     assert '<p id="health"><span class="bad">UNHEALTHY</span>' in page
     assert "ok failed_runs: " in page  # one failed run is not yet a failing check
+
+
+def test_metrics_on_the_web_server_are_the_exporters_scrape(client: TestClient, site: Site) -> None:
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    with site.store.begin() as conn:
+        stored = conn.execute(
+            select(func.count()).select_from(anomalies).where(anomalies.c.monitor == "web")
+        ).scalar_one()
+    lines = [ln for ln in response.text.splitlines() if ln.startswith("anomwatch_anomalies_total{")]
+    counted = sum(float(ln.rsplit(" ", 1)[1]) for ln in lines if 'monitor="web"' in ln)
+    assert stored > 0 and counted == stored
