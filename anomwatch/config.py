@@ -133,6 +133,11 @@ class RetrainPolicy(_Strict):
     window: timedelta = Field(timedelta(days=14), description="history used for training")
     max_points: int = Field(20_000, gt=0, description="most recent points kept for training")
 
+    def is_due(self, train_end: Any, anchor: Any) -> bool:
+        """A model trained up to `train_end` is retrained at a tick anchored at `anchor`
+        (datetimes or numpy datetime64): the one rule of the tick and of every replay."""
+        return bool(train_end < anchor - self.every)
+
     @field_validator("every", "window", mode="before")
     @classmethod
     def _duration(cls, value: Any) -> timedelta:

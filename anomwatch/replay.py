@@ -75,16 +75,15 @@ def stream_series(
     )
     if keep_band:
         out.expected, out.lower, out.upper = (np.full(n, np.nan) for _ in range(3))
-    every = np.timedelta64(retrain.every, "us")
     window = np.timedelta64(retrain.window, "us")
-    # Ticks start every tick_rows rows; the model is refitted at the first tick at least
+    # Ticks start every tick_rows rows; the model is refitted at the first tick more than
     # `every` after the last fit. Scoring with context_rows and the event tracker are
     # exact under any split into ticks (tests/detector), so the rows between two fits
     # are scored and tracked in one call: the same result as tick by tick, faster.
     ticks = list(range(first_train_end, n, max(1, tick_rows)))
     fits: list[int] = []
     for start in ticks:
-        if not fits or ts[start - 1] - ts[fits[-1] - 1] >= every:
+        if not fits or retrain.is_due(ts[fits[-1] - 1], ts[start - 1]):  # as the tick decides
             fits.append(start)
     carried: OpenEvent | None = None
     model: EnsembleDetector | None = None

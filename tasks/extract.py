@@ -149,7 +149,7 @@ def training_reason(
         return "no model yet"
     if record.config_hash != config_hash:
         return "detector settings changed"
-    if record.train_end is None or record.train_end < anchor - monitor.retrain.every:
+    if record.train_end is None or monitor.retrain.is_due(record.train_end, anchor):
         return "model older than retrain.every"
     return None
 
