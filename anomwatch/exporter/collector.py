@@ -9,6 +9,7 @@ family, so an alert can say "the store is down" instead of every figure going st
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -27,6 +28,8 @@ from anomwatch.exporter.run_figures import DURATION_BUCKETS, ENDED, RUN_STATUSES
 from anomwatch.status import data_lag
 from anomwatch.store.db import Store
 from anomwatch.store.events import OPEN_STATUSES
+
+log = logging.getLogger("anomwatch.exporter")
 
 
 def epoch(value: datetime) -> float:
@@ -50,7 +53,8 @@ class StoreCollector(Collector):
         try:
             with self.store.begin() as conn:
                 snap = read_snapshot(conn, utcnow())
-        except StoreError:
+        except StoreError as exc:  # its message masks the password
+            log.warning("scrape: %s", exc)
             up.add_metric([], 0)
             yield up
             return
