@@ -9,6 +9,7 @@ family, so an alert can say "the store is down" instead of every figure going st
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -22,18 +23,13 @@ from prometheus_client.registry import Collector
 
 from anomwatch.durations import utcnow
 from anomwatch.errors import StoreError
-from anomwatch.exporter.queries import (
-    DURATION_BUCKETS,
-    ENDED,
-    OUTBOX_STATUSES,
-    RUN_STATUSES,
-    SEVERITIES,
-    Snapshot,
-    read_snapshot,
-)
+from anomwatch.exporter.queries import OUTBOX_STATUSES, SEVERITIES, Snapshot, read_snapshot
+from anomwatch.exporter.run_figures import DURATION_BUCKETS, ENDED, RUN_STATUSES
 from anomwatch.status import data_lag
 from anomwatch.store.db import Store
 from anomwatch.store.events import OPEN_STATUSES
+
+log = logging.getLogger("anomwatch.exporter")
 
 
 def epoch(value: datetime) -> float:
@@ -57,7 +53,8 @@ class StoreCollector(Collector):
         try:
             with self.store.begin() as conn:
                 snap = read_snapshot(conn, utcnow())
-        except StoreError:
+        except StoreError as exc:  # its message masks the password
+            log.warning("scrape: %s", exc)
             up.add_metric([], 0)
             yield up
             return
@@ -123,15 +120,15 @@ def _runs(snap: Snapshot) -> Iterator[Metric]:
         labels=["monitor"],
     )
     for m in snap.monitors:
-        latest = snap.last_run.get(m)
+        latest = snap.runs.last_run.get(m)
         for status in ENDED:
-            total.add_metric([m, status], snap.runs.get((m, status), 0))
+            total.add_metric([m, status], snap.runs.counts.get((m, status), 0))
         for status in RUN_STATUSES:
             last_status.add_metric([m, status], int(latest is not None and latest[0] == status))
         if latest is not None:
             last_time.add_metric([m], epoch(latest[1]))
-        if m in snap.last_success:
-            success.add_metric([m], epoch(snap.last_success[m]))
+        if m in snap.runs.last_success:
+            success.add_metric([m], epoch(snap.runs.last_success[m]))
     yield from (total, last_status, last_time, success, *_work(snap))
 
 
@@ -148,7 +145,7 @@ def _work(snap: Snapshot) -> Iterator[Metric]:
         "anomwatch_points_scored", "Points scored by the monitor's runs.", labels=["monitor"]
     )
     for m in snap.monitors:
-        hist = snap.durations.get(m)
+        hist = snap.runs.durations.get(m)
         if hist is not None:
             bounds = [str(b) for b in DURATION_BUCKETS]
             duration.add_metric(
@@ -156,8 +153,8 @@ def _work(snap: Snapshot) -> Iterator[Metric]:
             )
         else:
             duration.add_metric([m], [("+Inf", 0)], 0.0)
-        rows.add_metric([m], snap.rows_read.get(m, 0))
-        points.add_metric([m], snap.points_scored.get(m, 0))
+        rows.add_metric([m], snap.runs.rows_read.get(m, 0))
+        points.add_metric([m], snap.runs.points_scored.get(m, 0))
     yield from (duration, rows, points)
 
 

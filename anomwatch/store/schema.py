@@ -132,6 +132,7 @@ anomalies = Table(
     Index("ix_anomalies_monitor_ts", "monitor", "ts"),
     Index("ix_anomalies_digest", "monitor", "digest_id"),
     Index("ix_anomalies_event", "event_id"),
+    Index("ix_anomalies_monitor_severity", "monitor", "severity"),  # the exporter's counts
 )
 
 # One alert: consecutive anomalous points of a series (kind 'anomaly', grouped by

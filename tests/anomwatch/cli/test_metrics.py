@@ -8,6 +8,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine
 
+from anomwatch.store.db import Store
 from anomwatch.store.runs import register_monitor
 from tests.anomwatch.cli.conftest import invoke
 from tests.anomwatch.cli.test_ticks import assert_one_error_line
@@ -16,19 +17,23 @@ from tests.anomwatch.exporter.scrape import samples, value
 from tests.notify_servers import free_port
 
 
-def test_metrics_serves_the_store_to_scrapers(cli_env, tmp_path: Path) -> None:
-    register_monitor(cli_env, "hosts", "h")
-    with exporter(cli_env.url, free_port(), tmp_path / "exporter.log") as url:
+def test_metrics_serves_the_store_to_scrapers(sqlite_databases, tmp_path: Path) -> None:
+    """One backend: serving does not depend on it (the collector's tests cover all three)."""
+    store = Store(sqlite_databases.new("store"))
+    store.migrate()
+    register_monitor(store, "hosts", "h")
+    with exporter(store.url, free_port(), tmp_path / "exporter.log") as url:
         status, content_type, body = get(url)
         assert status == 200
         assert content_type == "text/plain; version=0.0.4; charset=utf-8"
         found = samples(body)
         assert value(found, "anomwatch_store_up") == 1
         assert value(found, "anomwatch_anomalies_total", monitor="hosts", severity="warning") == 0
-        register_monitor(cli_env, "orders", "o")  # every scrape reads the store again
+        register_monitor(store, "orders", "o")  # every scrape reads the store again
         assert ("anomwatch_healthy", (("monitor", "orders"),)) in samples(get(url)[2])
         assert get(url.replace("/metrics", "/nope"))[0] == 404
         assert get(url.replace("/metrics", "/"))[0] == 200
+    store.dispose()
     assert "Traceback" not in (tmp_path / "exporter.log").read_text()
 
 

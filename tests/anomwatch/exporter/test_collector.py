@@ -201,13 +201,15 @@ def test_labels_are_only_monitor_severity_and_status(store) -> None:
 
 
 @pytest.mark.parametrize("broken", ["not a database", "refused"])
-def test_a_store_that_cannot_be_read_is_store_up_0(tmp_path: Path, broken: str) -> None:
+def test_a_store_that_cannot_be_read_is_store_up_0(
+    tmp_path: Path, broken: str, caplog: pytest.LogCaptureFixture
+) -> None:
     if broken == "not a database":
         path = tmp_path / "store.db"
         path.write_bytes(b"this is not SQLite" * 100)
         url = f"sqlite:///{path}"
     else:  # nothing listens there: the connection is refused at once
-        url = f"postgresql+psycopg://root@127.0.0.1:{free_port()}/test"
+        url = f"postgresql+psycopg://root:hunter2@127.0.0.1:{free_port()}/test"
     store = Store(url)
     try:
         text = render_metrics(store).decode()
@@ -215,3 +217,5 @@ def test_a_store_that_cannot_be_read_is_store_up_0(tmp_path: Path, broken: str) 
         store.dispose()
     assert samples(text) == {("anomwatch_store_up", ()): 0.0}
     assert "# HELP anomwatch_store_up" in text
+    (logged,) = [r.getMessage() for r in caplog.records if r.name == "anomwatch.exporter"]
+    assert logged.startswith("scrape: store ") and "hunter2" not in logged
