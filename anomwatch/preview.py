@@ -291,7 +291,7 @@ def _every(seconds: float, say: Callable[[str], None], label: str) -> Callable[[
     def report(row: int, n: int) -> None:
         if time.monotonic() - last[0] >= seconds:
             last[0] = time.monotonic()
-            say(f"{label}: {row / max(n, 1):.0%} of its rows")
+            say(f"{label}: {row / max(n, 1):.0%} of its rows scored")
 
     return report
 

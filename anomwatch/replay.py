@@ -57,7 +57,8 @@ def stream_series(
 ) -> StreamResult:
     """Stream rows first_train_end.. through the shipped path (defaults when None).
 
-    `on_fit(row, n)` is called after each refit (progress of long replays).
+    `on_fit(done, total)` is called after each refit with the streamed rows before it and
+    all rows to stream (progress of long replays).
     """
     config = config or DetectorConfig()
     retrain = retrain or RetrainPolicy()
@@ -100,7 +101,7 @@ def stream_series(
             out.notes.append(f"rows {lo}-{start}: {exc}")  # the previous model stays
         out.fit_seconds += time.perf_counter() - began
         if on_fit is not None:
-            on_fit(start, n)
+            on_fit(start - first_train_end, n - first_train_end)
         if model is None:
             continue
         context = max(0, start - config.context_rows)

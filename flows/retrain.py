@@ -44,7 +44,7 @@ def retrain_monitor(
             pruned = (prune or retention_task)(store, config.name, config.retention)
     markdown = retune_markdown(outcome)
     if pruned is not None and config.retention is not None:
-        markdown += (
+        markdown = markdown.rstrip() + (
             f"\n\nretention {format_duration(config.retention)}: deleted {pruned.describe()} "
             f"older than {pruned.cutoff:%Y-%m-%d %H:%M} UTC\n"
         )

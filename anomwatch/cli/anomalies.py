@@ -110,7 +110,7 @@ def list_anomalies(
         limit=limit,
         notified=notified,
     )
-    floors = _notify_floors()
+    floors = notify_floors()
     undelivered = undelivered_digests(store, monitor)
 
     def explain(row: dict[str, Any]) -> dict[str, Any]:
@@ -147,7 +147,7 @@ def _run_without_subcommand(command: Callable[..., None]) -> Callable[..., None]
 anomalies_app.callback()(_run_without_subcommand(list_anomalies))
 
 
-def _notify_floors() -> dict[str, tuple[str | None, bool | None]]:
+def notify_floors() -> dict[str, tuple[str | None, bool | None]]:
     """Per configured monitor: the lowest severity any target hears of, and whether it
     has targets at all (for `held_back`); empty when monitors.yaml cannot be read."""
     from anomwatch.config import load_monitors

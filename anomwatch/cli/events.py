@@ -17,6 +17,7 @@ from anomwatch.cli.anomalies import (
     SeverityFilter,
     SinceFilter,
     UntilFilter,
+    notify_floors,
 )
 from anomwatch.cli.options import Format, FormatOpt, LimitOpt
 
@@ -57,7 +58,7 @@ def list_events_command(
     """List alert events active in the range (newest first).
 
     `announced`: the digest that last announced it, `waiting` for the next digest, or
-    why it never is (backfill, snoozed); `-`: not announced (e.g. below every target's
+    why it never is (backfill, snoozed, no targets); `-`: not announced (e.g. below every target's
     min_severity).
     """
     from anomwatch.cli._app import settings_for
@@ -76,14 +77,19 @@ def list_events_command(
     if monitor is not None:
         require_known_monitor(store, monitor)
     rows = list_events(store, monitor, open_only, start, end, series, kind, severity, limit)
-    count = write_rows((_shown(r) for r in rows), EVENT_COLUMNS, fmt.value)
+    floors = notify_floors()
+    count = write_rows((_shown(r, floors) for r in rows), EVENT_COLUMNS, fmt.value)
     if fmt is Format.table:
         typer.echo(f"{count} event(s)", err=True)
 
 
-def _shown(row: dict[str, Any]) -> dict[str, Any]:
+def _shown(
+    row: dict[str, Any], floors: dict[str, tuple[str | None, bool | None]]
+) -> dict[str, Any]:
     if row["suppressed"]:
         announced = row["suppressed"]
+    elif row["notice"] and floors.get(row["monitor"], (None, None))[1] is False:
+        announced = "no targets"
     elif row["notice"]:
         announced = "waiting"
     elif row["digest_id"] is not None:

@@ -113,8 +113,9 @@ def monitors_remove(
 
     settings = settings_for(monitors)
     store = open_store(settings)
-    require_known_monitor(store, name)
     rows = monitor_rows(store, name)
+    if not (purge and rows):  # an unregistered monitor's leftover rows can still be purged
+        require_known_monitor(store, name)
     held = ", ".join(f"{n:,} {table}" for table, n in rows.items()) or "no rows"
     if purge:
         question = f"remove monitor {name!r} and delete {held}, and its model files?"

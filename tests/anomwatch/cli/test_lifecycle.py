@@ -154,3 +154,7 @@ def test_monitors_remove_without_purge_keeps_the_rows(cli_env, databases, tmp_pa
     assert after.pop("monitors") == [] and before.pop("monitors")
     assert after == before
     assert _rows(cli_env, "other") == other
+    purged = invoke("monitors", "remove", "hosts", "--purge", "--yes")  # the leftovers
+    assert purged.exit_code == 0, purged.output
+    assert all(rows == [] for rows in _rows(cli_env, "hosts").values())
+    assert _rows(cli_env, "other") == other
