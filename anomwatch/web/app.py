@@ -12,6 +12,7 @@ import secrets
 from collections.abc import Awaitable, Callable, Sequence
 
 from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import HTTPException
 from fastapi.responses import PlainTextResponse, Response
 
@@ -71,7 +72,7 @@ def create_app(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
         """Logins first (unknown paths too: a 404 would tell what exists), then headers."""
-        if login(request) is None:
+        if await run_in_threadpool(login, request) is None:  # scrypt off the event loop
             response: Response = unauthorized_response()
         else:
             response = await call_next(request)

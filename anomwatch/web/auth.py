@@ -12,15 +12,21 @@ import binascii
 import hashlib
 import hmac
 from dataclasses import dataclass, field
+from functools import cache
 
 from fastapi import HTTPException, Request, status
 from fastapi.responses import PlainTextResponse
 
 from anomwatch.errors import ConfigError
 from anomwatch.settings import Settings
-from anomwatch.web.passwords import is_hash, verify_password
+from anomwatch.web.passwords import hash_password, is_hash, verify_password
 
 REALM = 'Basic realm="anomwatch", charset="UTF-8"'
+
+
+@cache
+def _dummy() -> str:
+    return hash_password("not a password anyone has")
 
 
 @dataclass
@@ -48,7 +54,10 @@ class Credentials:
         known = self._passed.get(digest)
         if known is not None:
             return hmac.compare_digest(known, who)
-        if stored is None or not verify_password(secret, stored):
+        if stored is None:
+            verify_password(secret, _dummy())  # same time as a wrong password: no user probing
+            return False
+        if not verify_password(secret, stored):
             return False
         self._passed[digest] = who
         return True

@@ -113,7 +113,9 @@ def test_log_in_filter_open_event_see_plot_and_mark_false_positive(
     event_links[0].click()
     plot = driver.find_element(By.ID, "plot")
     _wait(lambda: image_loaded(driver, plot))
-    assert int(plot.get_property("naturalWidth")) >= 800  # the matplotlib PNG, not "no plot"
+    # the matplotlib PNG (900 x 306), not the 800 x 60 "no plot" image
+    assert int(plot.get_property("naturalWidth")) == 900
+    assert int(plot.get_property("naturalHeight")) == 306
     driver.find_element(By.ID, "false-positive").click()
     _wait(lambda: "Saved: false_positive on 2 anomalies" in driver.page_source)
     statuses = [c.text for c in driver.find_elements(By.CSS_SELECTOR, "#points td.label")]
