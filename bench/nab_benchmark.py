@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import re
 import sys
@@ -69,6 +70,12 @@ from detector.nab import (  # noqa: E402
 NAB = ROOT.parent / "shared" / "data" / "nab"
 RECORDED = ROOT / "bench" / "results" / "nab.jsonl"
 SCRATCH = Path("/tmp/anomwatch-bench/nab.jsonl")  # default: outside tracked files
+TARGET_TICKS = 100  # the NAB replay ticks each file about this many times
+
+
+def default_rows_per_tick(n_rows: int) -> int:
+    """The NAB replay's tick size: about TARGET_TICKS ticks after the probationary period."""
+    return max(1, math.ceil((n_rows - probation_rows(n_rows)) / TARGET_TICKS))
 
 
 def load_windows(
@@ -184,6 +191,8 @@ def shipped_file(args: tuple[str, dict[str, Any], int]) -> tuple[str, dict[str, 
     probation = probation_rows(len(values))
     config = DetectorConfig.model_validate({"min_train_points": min(100, probation), **overrides})
     started = time.perf_counter()
+    if tick_rows == 0:  # the replay's ticks (bench/nab_replay.py): about 100 per file
+        tick_rows = default_rows_per_tick(len(values))
     result = stream_series(values, ts, probation, config, tick_rows=tick_rows)
     return path, {
         "score": result.score,
@@ -228,7 +237,9 @@ def as_shipped(argv: list[str]) -> None:
     parser.add_argument("--as-shipped", action="store_true")
     parser.add_argument("--export", default="", help="DIR for NAB-format result CSVs")
     parser.add_argument("--set", action="append", default=[], help="detector key=value")
-    parser.add_argument("--tick-rows", type=int, default=12)
+    parser.add_argument(
+        "--tick-rows", type=int, default=12, help="0: the NAB replay's ~100 ticks per file"
+    )
     parser.add_argument("--files", default="", help="only files whose path matches")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", default="/tmp/anomwatch-bench/nab_shipped.jsonl")

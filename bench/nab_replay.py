@@ -52,14 +52,13 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "tests" / "flows")]
 
-from bench.nab_benchmark import load_windows  # noqa: E402
+from bench.nab_benchmark import default_rows_per_tick, load_windows  # noqa: E402
 from detector.events import EventParams, track_events  # noqa: E402
 from detector.nab import PROFILES, LabelledFile, normalised, probation_rows, raw_score  # noqa: E402
 
 NAB = ROOT.parent / "shared" / "data" / "nab"
 RECORD = ROOT / "bench" / "results" / "nab_replay.jsonl"
 DEFAULT_OUT = Path("/tmp/anomwatch-bench/nab_replay.jsonl")
-TARGET_TICKS = 100
 SEVERITY_RANK = {"warning": 1, "critical": 2}
 
 
@@ -153,10 +152,6 @@ def tick_untils(ts: pd.Series, rows_per_tick: int) -> list[datetime]:
     first = probation_rows(n) - 1
     ends = list(range(first, n - 1, rows_per_tick)) + [n - 1]
     return [ts.iloc[i].to_pydatetime() for i in ends]
-
-
-def default_rows_per_tick(n_rows: int) -> int:
-    return max(1, math.ceil((n_rows - probation_rows(n_rows)) / TARGET_TICKS))
 
 
 # -- replaying one file ------------------------------------------------------------------
