@@ -129,14 +129,16 @@ def check_cron(value: str) -> str:
 
 
 class RetrainPolicy(_Strict):
-    every: timedelta = Field(timedelta(days=1), description="retrain models older than this")
+    every: timedelta = Field(timedelta(days=1), description="retrain models this old or older")
     window: timedelta = Field(timedelta(days=14), description="history used for training")
     max_points: int = Field(20_000, gt=0, description="most recent points kept for training")
 
     def is_due(self, train_end: Any, anchor: Any) -> bool:
         """A model trained up to `train_end` is retrained at a tick anchored at `anchor`
-        (datetimes or numpy datetime64): the one rule of the tick and of every replay."""
-        return bool(train_end < anchor - self.every)
+        (datetimes or numpy datetime64) once it is `every` old: the one rule of the tick
+        and of every replay. At least, not more than: hourly rows in 12-hour ticks would
+        otherwise refit every 36 hours with `every: 1d`."""
+        return bool(train_end <= anchor - self.every)
 
     @field_validator("every", "window", mode="before")
     @classmethod

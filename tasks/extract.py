@@ -150,7 +150,7 @@ def training_reason(
     if record.config_hash != config_hash:
         return "detector settings changed"
     if record.train_end is None or monitor.retrain.is_due(record.train_end, anchor):
-        return "model older than retrain.every"
+        return "model as old as retrain.every"
     return None
 
 

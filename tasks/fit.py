@@ -167,7 +167,7 @@ def shared_lstm_for(
             record is not None
             and record.config_hash == config_hash
             and record.train_end is not None
-            and record.train_end >= newest - monitor.retrain.every
+            and not monitor.retrain.is_due(record.train_end, newest)
         ):
             return resolve_shared(record.artifact_path, record.sha256)
         values = [h[monitor.source.values].to_numpy(float) for h in histories]

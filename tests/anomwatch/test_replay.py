@@ -12,8 +12,8 @@ from detector import DetectorConfig
 
 
 def test_replay_refits_on_the_ticks_the_product_retrains_at() -> None:
-    # 5-minute rows, ticks of 12 rows (one hour): with every = 3 h the tick decides
-    # "older than retrain.every" only when more than 3 h have passed, i.e. every 4th tick
+    # 5-minute rows, ticks of 12 rows (one hour): with every = 3 h a model is due at the
+    # tick 3 h after its last training row, i.e. every 3rd tick (not the 4th)
     rng = np.random.default_rng(0)
     ts = np.datetime64("2026-01-05T00:00", "us") + np.timedelta64(5, "m") * np.arange(600)
     x = rng.normal(10, 1, len(ts))
@@ -21,4 +21,4 @@ def test_replay_refits_on_the_ticks_the_product_retrains_at() -> None:
     config = DetectorConfig(components=["robust_residual"], seasonality={"mode": "off"})
     out = stream_series(x, ts, 120, config=config, retrain=retrain, tick_rows=12)
     ticks = len(range(120, 600, 12))
-    assert out.fits == len(range(0, ticks, 4))  # a fit at ticks 0, 4, 8, ...
+    assert out.fits == len(range(0, ticks, 3))  # a fit at ticks 0, 3, 6, ...
