@@ -116,3 +116,13 @@ def parse_time_opt(value: str | None, name: str) -> datetime | None:
         return parse_time(value)
     except ValueError as exc:
         fail(f"--{name}: {exc}")
+
+
+def parse_range_opts(
+    since: str | None, until: str | None
+) -> tuple[datetime | None, datetime | None]:
+    """--since and --until parsed, refusing an --until before --since."""
+    start, end = parse_time_opt(since, "since"), parse_time_opt(until, "until")
+    if start and end and end < start:
+        fail(f"--until ({end:%Y-%m-%d %H:%M}) is before --since ({start:%Y-%m-%d %H:%M})")
+    return start, end

@@ -14,7 +14,7 @@ from anomwatch.cli._app import (
     app,
     fail,
     open_store,
-    parse_time_opt,
+    parse_range_opts,
     require_known_monitor,
     settings_for,
 )
@@ -87,10 +87,7 @@ def list_anomalies(
     from anomwatch.store.anomalies import SEVERITY_RANK, query_anomalies
     from anomwatch.store.outbox_admin import held_back, undelivered_digests
 
-    start = parse_time_opt(since, "since")
-    end = parse_time_opt(until, "until")
-    if start and end and end < start:
-        fail(f"--until ({end:%Y-%m-%d %H:%M}) is before --since ({start:%Y-%m-%d %H:%M})")
+    start, end = parse_range_opts(since, until)
     if severity is not None and severity not in SEVERITY_RANK:
         fail(f"--severity must be one of {', '.join(SEVERITY_RANK)}")
     if status is not None and status not in STATUSES:

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from anomwatch.cli._app import app, fail, open_store, parse_time_opt, require_known_monitor
+from anomwatch.cli._app import app, fail, open_store, parse_range_opts, require_known_monitor
 from anomwatch.cli.anomalies import (
     MonitorFilter,
     SeriesFilter,
@@ -65,10 +65,7 @@ def list_events_command(
     from anomwatch.output import write_rows
     from anomwatch.store.events import SEVERITY_RANK, list_events
 
-    start = parse_time_opt(since, "since")
-    end = parse_time_opt(until, "until")
-    if start and end and end < start:
-        fail(f"--until ({end:%Y-%m-%d %H:%M}) is before --since ({start:%Y-%m-%d %H:%M})")
+    start, end = parse_range_opts(since, until)
     if kind is not None and kind not in KINDS:
         fail(f"--kind must be one of {', '.join(KINDS)}")
     if severity is not None and severity not in SEVERITY_RANK:
