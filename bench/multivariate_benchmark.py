@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from pydantic import ValidationError
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 ROOT = Path(__file__).resolve().parents[1]
@@ -173,6 +174,10 @@ def main() -> None:
     try:
         overrides = parse_sets(args.set)
         DetectorConfig.model_validate(overrides)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        print(f"error: --set: {problems}", file=sys.stderr)
+        raise SystemExit(2) from None
     except (ValueError, json.JSONDecodeError) as exc:
         print(f"error: --set: {str(exc).splitlines()[0]}", file=sys.stderr)
         raise SystemExit(2) from None
