@@ -34,6 +34,9 @@ class Settings(BaseSettings):
         None, description="scheduler of an existing Dask cluster; unset: a LocalCluster"
     )
     max_workers: int = Field(2, ge=1, description="threads of the default task runner")
+    serve_processes: int = Field(
+        2, ge=1, description="`anomwatch serve`: warm processes running flow runs at once"
+    )
     notify_timeout_seconds: float = Field(20.0, description="per-target send timeout")
     notify_retry_base_seconds: float = Field(
         60.0, description="first retry delay of a failed send; doubles per attempt, max 1 h"

@@ -153,7 +153,7 @@ def parse_sets(items: list[str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for item in items:
         key, _, raw = item.partition("=")
-        value: Any = json.loads(raw) if raw[:1] in "[{\"0123456789-tfn" else raw
+        value: Any = json.loads(raw) if raw[:1] in '[{"0123456789-tfn' else raw
         node = out
         *parents, leaf = key.split(".")
         for part in parents:

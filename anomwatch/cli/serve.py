@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -15,11 +15,23 @@ if TYPE_CHECKING:
 
 
 @app.command()
-def serve(monitors: MonitorsOpt = None) -> None:
-    """Run every monitor on its cron schedule in this process (Prefect serve).
+def serve(
+    monitors: MonitorsOpt = None,
+    processes: Annotated[
+        int | None,
+        typer.Option(
+            "--processes",
+            min=1,
+            help="flow runs at once, each in a warm worker process "
+            "(default: ANOMWATCH_SERVE_PROCESSES, 2)",
+        ),
+    ] = None,
+) -> None:
+    """Run every monitor on its cron schedule from this process.
 
     Needs a Prefect API that schedules (PREFECT_API_URL, e.g. `prefect server start`);
-    without one it refuses to start rather than wait for runs that never come.
+    without one it refuses to start rather than wait for runs that never come. Runs
+    execute in a few long-lived worker processes (not a new Python per run).
     """
     from anomwatch.cli._prefect import quiet_prefect, require_api
     from anomwatch.config import load_monitors
@@ -31,18 +43,20 @@ def serve(monitors: MonitorsOpt = None) -> None:
     quiet_prefect()
     url = require_api("`serve` would never run a scheduled flow")
 
-    from prefect import serve as prefect_serve
-
     from flows.deployments import monitor_deployments, taken_by_workers
+    from flows.warm_runner import WarmRunner
 
     deployments = monitor_deployments(parsed, settings.monitors_file)
     for line in taken_by_workers(parsed):
         typer.echo(f"note: {line}", err=True)
-    typer.echo(serving_line(parsed, settings.monitors_file, url))
-    prefect_serve(*deployments, pause_on_shutdown=False)
+    count = processes or settings.serve_processes
+    typer.echo(serving_line(parsed, settings.monitors_file, url, count))
+    WarmRunner(
+        deployments, processes=count, echo=lambda line: typer.echo(line, err=True)
+    ).serve_forever()
 
 
-def serving_line(parsed: MonitorsFile, monitors_file: Path, url: str) -> str:
+def serving_line(parsed: MonitorsFile, monitors_file: Path, url: str, processes: int = 2) -> str:
     """What `serve` runs: monitors (not deployments: a monitor may also have a retrain)."""
     from flows.deployments import retrained
 
@@ -50,5 +64,6 @@ def serving_line(parsed: MonitorsFile, monitors_file: Path, url: str) -> str:
     return (
         f"serving {count} monitor{'' if count == 1 else 's'} "
         f"({len(retrained(parsed))} with a feedback retrain) from {monitors_file} "
-        f"on {url}; Ctrl-C to stop"
+        f"on {url} with {processes} worker process{'' if processes == 1 else 'es'}; "
+        "Ctrl-C to stop"
     )

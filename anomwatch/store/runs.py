@@ -7,8 +7,10 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from anomwatch.durations import utcnow
+from anomwatch.errors import StoreError
 from anomwatch.store.db import Store, inserted_id
 from anomwatch.store.schema import monitors, runs
 
@@ -71,21 +73,23 @@ def list_runs(store: Store, monitor: str, limit: int = 20) -> list[dict[str, Any
 
 
 def register_monitor(store: Store, name: str, config_hash: str) -> None:
+    """Insert or update the monitor's row. Two first runs of a new monitor may race
+    (a served tick and an `anomwatch run`): the loser's insert fails on the primary
+    key, and it updates the row the winner inserted instead."""
     now = utcnow()
+    changed = {"config_hash": config_hash, "updated_at": now}
     with store.begin() as conn:
-        exists = conn.execute(select(monitors.c.name).where(monitors.c.name == name)).first()
-        if exists:
-            conn.execute(
-                update(monitors)
-                .where(monitors.c.name == name)
-                .values(config_hash=config_hash, updated_at=now)
-            )
-        else:
-            conn.execute(
-                insert(monitors).values(
-                    name=name, config_hash=config_hash, created_at=now, updated_at=now
-                )
-            )
+        updated = conn.execute(update(monitors).where(monitors.c.name == name).values(changed))
+        if updated.rowcount:
+            return
+    try:
+        with store.begin() as conn:
+            conn.execute(insert(monitors).values(name=name, created_at=now, **changed))
+    except StoreError as exc:
+        if not isinstance(exc.__cause__, IntegrityError):
+            raise
+        with store.begin() as conn:
+            conn.execute(update(monitors).where(monitors.c.name == name).values(changed))
 
 
 def known_monitors(store: Store) -> list[str]:

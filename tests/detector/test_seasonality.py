@@ -164,6 +164,7 @@ def test_dst_jump_keeps_the_profile_on_local_time() -> None:
     jump = int(np.searchsorted(ts, np.datetime64("2026-03-29T01:00")))
     profile = SeasonalProfile(params)
     assert profile.fit(x[:jump][:, None], ts[:jump]).period == "daily"  # fitted before the jump
+
     def spread(p: SeasonalProfile, part: slice) -> float:
         rest = x[part] - p.values(ts[part])[:, 0]
         return float(np.median(np.abs(rest - np.median(rest))))

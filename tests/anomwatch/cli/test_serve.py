@@ -101,9 +101,9 @@ def test_serve_counts_monitors_not_deployments(tmp_path) -> None:
 
     one = write_monitors(tmp_path / "one.yaml", monitor_spec("hosts", "sqlite:///x.db"))
     # one monitor has two deployments (its tick and its feedback retrain): still 1 monitor
-    assert serving_line(load_monitors(one), one, "http://127.0.0.1:4200/api") == (
+    assert serving_line(load_monitors(one), one, "http://127.0.0.1:4200/api", 1) == (
         f"serving 1 monitor (1 with a feedback retrain) from {one} on "
-        "http://127.0.0.1:4200/api; Ctrl-C to stop"
+        "http://127.0.0.1:4200/api with 1 worker process; Ctrl-C to stop"
     )
     shipped = load_monitors(ROOT / "monitors.yaml")
     assert serving_line(shipped, ROOT / "monitors.yaml", "u").startswith("serving 2 monitors (2 ")
