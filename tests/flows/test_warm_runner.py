@@ -185,3 +185,57 @@ def test_two_runners_never_run_one_flow_run_twice(served) -> None:
         stop(one)
         stop(two)
     assert [r["flow_run_id"] for r in list_runs(store, "warm")] == [str(flow_run)]
+
+
+def test_anomwatch_serve_runs_due_runs_and_a_sigterm_lets_the_running_one_finish(
+    served, tmp_path: Path
+) -> None:
+    """The command itself: registers the deployment, runs a due run in a worker, and on
+    SIGTERM waits for the run in flight (Completed, not Crashed) and exits 0."""
+    import subprocess
+    import sys
+
+    from prefect.client.orchestration import get_client
+    from prefect.exceptions import ObjectNotFound
+    from prefect.settings import get_current_settings
+    from prefect.states import Scheduled
+
+    path, store = served
+    api = str(get_current_settings().api.url)
+    log = tmp_path / "serve.log"
+    command = [sys.executable, "-c", "from anomwatch.cli import main; main()"]
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [*command, "serve", "-m", str(path), "--processes", "1"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=os.environ | {"PREFECT_API_URL": api},
+        )
+        try:
+            with get_client(sync_client=True) as client:
+                deadline = time.monotonic() + 120
+                while True:
+                    assert proc.poll() is None, log.read_text()
+                    assert time.monotonic() < deadline, "serve never registered its deployment"
+                    try:
+                        deployment = client.read_deployment_by_name("anomwatch-monitor/warm-serve")
+                        break
+                    except ObjectNotFound:
+                        time.sleep(0.5)
+                when = datetime.now(UTC) - timedelta(seconds=1)
+                flow_run = client.create_flow_run_from_deployment(
+                    deployment.id, state=Scheduled(scheduled_time=when)
+                ).id
+                while state_of(client, flow_run) != "RUNNING":
+                    assert time.monotonic() < deadline, log.read_text()
+                    time.sleep(0.1)
+                proc.send_signal(signal.SIGTERM)
+                assert proc.wait(timeout=120) == 0, log.read_text()
+                assert state_of(client, flow_run) == "COMPLETED"
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    output = log.read_text()
+    assert "serving 1 monitor" in output and "with 1 worker process" in output
+    assert "stopping: waiting for 1 running flow run(s)" in output and "stopped" in output
+    assert [r["flow_run_id"] for r in list_runs(store, "warm")] == [str(flow_run)]
