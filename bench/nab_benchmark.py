@@ -244,7 +244,9 @@ def as_shipped(argv: list[str]) -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", default="/tmp/anomwatch-bench/nab_shipped.jsonl")
     parser.add_argument("--no-oracle", action="store_true")
-    parser.add_argument("--dump", default="", help="npz of per-file scores and events")
+    parser.add_argument(
+        "--dump", default="", help="npz of per-file scores, flags and events (nab_diagnose.py)"
+    )
     parser.add_argument(
         "--split", choices=["tuning", "heldout", "all"], default="all", help="files streamed"
     )
@@ -348,6 +350,7 @@ def as_shipped(argv: list[str]) -> None:
             args.dump,
             **{f"{n}|score": streamed[str(p)]["score"] for n, p in zip(names, paths, strict=True)},
             **{f"{n}|opened": d for n, d in zip(names, detections, strict=True)},
+            **{f"{n}|flags": streamed[str(p)]["flags"] for n, p in zip(names, paths, strict=True)},
         )
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
