@@ -1,7 +1,7 @@
 """Multivariate benchmark: 8 correlated sensors of one machine, streamed as shipped.
 
     nice -n 10 .venv/bin/python bench/multivariate_benchmark.py [--seeds 5] [--first-seed 5]
-        [--set key=value]... [--workers 2] [--out FILE | --record]
+        [--set key=value]... [--lstm] [--only NAME] [--workers 2] [--out FILE | --record]
 
 Data (seeded, generated here): 21 days of 5-minute rows. Three hidden drivers (a
 daily load cycle with a slow drift, an ambient temperature, a pressure) feed eight
@@ -24,6 +24,13 @@ lift of F1 over flagging every row (the F1 of a detector that says "anomalous"
 always is 2p/(1+p) for a label rate p); per incident: found when an alert event
 opens inside it; false events: events opened more than two hours away from every
 incident. Seeds 0-4 are for tuning; the default reports 5-9.
+
+`--lstm` runs the default (with any --set) beside the same plus a small LSTM
+forecaster and the same plus a small LSTM autoencoder (bench/seasonal_benchmark.py's
+LSTM_SMALL: units 16, <= 10 epochs, patience 2), all through the same shipped path,
+and prints one comparison row per configuration with the training seconds per fit.
+TensorFlow gets one thread per worker process (TF_NUM_INTRAOP_THREADS /
+TF_NUM_INTEROP_THREADS, unless set), so --workers 2 uses two cores, not four.
 """
 
 from __future__ import annotations
@@ -33,7 +40,7 @@ import json
 import os
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -43,10 +50,14 @@ import numpy as np
 from pydantic import ValidationError
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# one TensorFlow thread per worker process: --workers N then uses N cores, not N x cores
+for _name in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS"):
+    os.environ.setdefault(_name, "1")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench import shipped  # noqa: E402
+from bench.seasonal_benchmark import LSTM_SMALL  # noqa: E402
 from detector import DetectorConfig  # noqa: E402
 
 RECORD = ROOT / "bench" / "results" / "multivariate.jsonl"
@@ -139,7 +150,20 @@ def evaluate(seed: int, overrides: dict[str, Any]) -> dict[str, Any]:
         "false_events": int((~near[opened]).sum()),
         "after_shift_flagged": int((out.flags & ~labels)[SHIFT_DAY * PER_DAY :].sum()),
         "seconds": seconds,
+        "fits": out.fits,
+        "fit_seconds": out.fit_seconds,
     }
+
+
+def configurations(overrides: dict[str, Any], lstm: bool) -> list[tuple[str, dict[str, Any]]]:
+    """The default (with the --set overrides), then with --lstm the same plus each LSTM."""
+    out = [("default", overrides)]
+    if lstm:
+        base = DetectorConfig.model_validate(overrides).components
+        for member in ("lstm_forecaster", "lstm_autoencoder"):
+            settings = {**overrides, "components": [*base, member], "lstm": LSTM_SMALL}
+            out.append((f"default+{member}", settings))
+    return out
 
 
 def f1(tp: int, flagged: int, positives: int) -> tuple[float, float, float]:
@@ -167,6 +191,8 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--first-seed", type=int, default=5, help="seeds 0-4 are for tuning")
     parser.add_argument("--set", action="append", default=[], help="detector key=value")
+    parser.add_argument("--lstm", action="store_true", help="add the small LSTM variants")
+    parser.add_argument("--only", default="", help="run only configurations whose name has this")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--record", action="store_true", help="append to bench/results/")
@@ -182,11 +208,48 @@ def main() -> None:
         print(f"error: --set: {str(exc).splitlines()[0]}", file=sys.stderr)
         raise SystemExit(2) from None
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
+    configs = [c for c in configurations(overrides, args.lstm) if args.only in c[0]]
+    # the slow (LSTM) configurations first, so the workers finish together
+    jobs = [(name, seed, settings) for name, settings in reversed(configs) for seed in seeds]
+    began = time.perf_counter()
+    by_job: dict[tuple[str, int], dict[str, Any]] = {}
     with ProcessPoolExecutor(args.workers) as pool:
-        results = list(pool.map(evaluate, seeds, [overrides] * len(seeds)))
+        futures = {
+            pool.submit(evaluate, seed, settings): (name, seed) for name, seed, settings in jobs
+        }
+        for future in as_completed(futures):
+            name, seed = futures[future]
+            r = by_job[(name, seed)] = future.result()
+            p, rc, score = f1(r["tp"], r["flagged"], r["positives"])
+            found = sum(sum(v) for v in r["found"].values())
+            print(
+                f"  done {name} seed {seed}: F1 {score:.3f}, precision {p:.3f}, found "
+                f"{found}/{sum(len(v) for v in r['found'].values())}, {r['false_events']} "
+                f"false events, {r['fits']} fits, {r['fit_seconds'] / max(r['fits'], 1):.1f} s "
+                f"per fit ({time.perf_counter() - began:.0f} s)",
+                flush=True,
+            )
+    wall = time.perf_counter() - began
+    records = []
+    for name, settings in configs:
+        results = [by_job[(name, seed)] for seed in seeds]
+        records.append(report(name, settings, seeds, results))
+    if len(records) > 1:
+        print_comparison(records, wall)
+    out = RECORD if args.record else args.out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("a") as handle:
+        for record in records:
+            handle.write(json.dumps(record) + "\n")
+
+
+def report(
+    name: str, settings: dict[str, Any], seeds: list[int], results: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """Print the per-seed table of one configuration; its totals as a JSON record."""
     print(
         f"\nmultivariate benchmark: seeds {seeds[0]}-{seeds[-1]}, {SENSORS} sensors, "
-        f"{DAYS - TRAIN_DAYS} streamed days each, settings {overrides or 'DetectorConfig()'}"
+        f"{DAYS - TRAIN_DAYS} streamed days each, {name}: settings {settings or 'DetectorConfig()'}"
     )
     print(
         f"{'seed':>4} {'flagged %':>9} {'precision':>9} {'recall':>7} {'F1':>6} "
@@ -216,28 +279,48 @@ def main() -> None:
     flag_all = 2 * rate / (1 + rate)
     per_kind = ", ".join(f"{k} {sum(v)}/{len(v)}" for k, v in hits.items())
     false_per_day = total["false"] / (len(seeds) * (DAYS - TRAIN_DAYS))
+    fits = sum(r["fits"] for r in results)
     print(
         f" all {100 * total['flagged'] / total['rows']:9.2f} {p:9.3f} {rc:7.3f} {score:6.3f} "
         f"{flag_all:6.3f} {score - flag_all:6.3f}   found: {per_kind}; "
         f"{false_per_day:.2f} false events/day"
     )
-    record = {
+    return {
         "at": datetime.now().isoformat(timespec="seconds"),
+        "name": name,
         "seeds": seeds,
-        "settings": overrides,
+        "settings": settings,
         "precision": p,
         "recall": rc,
         "f1": score,
         "flag_all_f1": flag_all,
         "lift": score - flag_all,
+        "flagged_fraction": total["flagged"] / total["rows"],
         "found": {k: [sum(v), len(v)] for k, v in hits.items()},
         "false_events_per_day": false_per_day,
+        "fits": fits,
+        "fit_seconds_per_fit": sum(r["fit_seconds"] for r in results) / max(fits, 1),
         "seconds": sum(r["seconds"] for r in results),
     }
-    out = RECORD if args.record else args.out
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with out.open("a") as handle:
-        handle.write(json.dumps(record) + "\n")
+
+
+def print_comparison(records: list[dict[str, Any]], wall: float) -> None:
+    seeds = records[0]["seeds"]
+    print(f"\ncomparison (seeds {seeds[0]}-{seeds[-1]}, wall {wall:.0f} s)")
+    print(
+        f"{'configuration':28} {'F1':>6} {'all-F1':>6} {'lift':>7} {'precision':>9} "
+        f"{'recall':>7} {'found':>7} {'false ev/day':>12} {'fits':>5} {'fit s/fit':>9} "
+        f"{'stream s':>8}"
+    )
+    for r in records:
+        found = sum(v[0] for v in r["found"].values())
+        count = sum(v[1] for v in r["found"].values())
+        print(
+            f"{r['name']:28} {r['f1']:6.3f} {r['flag_all_f1']:6.3f} {r['lift']:+7.3f} "
+            f"{r['precision']:9.3f} {r['recall']:7.3f} {found:>3}/{count:<3} "
+            f"{r['false_events_per_day']:12.2f} {r['fits']:5d} {r['fit_seconds_per_fit']:9.1f} "
+            f"{r['seconds']:8.0f}"
+        )
 
 
 if __name__ == "__main__":

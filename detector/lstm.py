@@ -122,13 +122,25 @@ class LSTMForecaster(_KerasComponent):
         p = self.params
         model = build_forecaster(p, w, Z.shape[1])
         self._train(model, inputs, targets)
-        errors = np.abs(self._predict(inputs) - targets).mean(axis=1)
-        held_out = errors[int(len(errors) * (1 - p.validation_split)) :]
-        self.calibrator_ = EmpiricalCalibrator().fit(held_out if len(held_out) >= 20 else errors)
-        self.error_scale_ = noise_sigma(held_out if len(held_out) >= 20 else errors)
-        residual = np.abs(self._predict(inputs) - targets)
+        residual = np.abs(self._predict(inputs) - targets)  # (rows, columns)
+        split = int(len(residual) * (1 - p.validation_split))
+        enough = len(residual) - split >= 20
+        self.column_scale_ = _column_sigmas(residual[split:] if enough else residual)
+        errors = self._combine(residual)
+        held_out = errors[split:] if enough else errors
+        self.calibrator_ = EmpiricalCalibrator().fit(held_out)
+        self.error_scale_ = noise_sigma(held_out)
         self.band_ = np.quantile(residual, 0.995, axis=0) * self.scaler_.scale_
         return self
+
+    def _combine(self, residual: np.ndarray) -> np.ndarray:
+        """A row's error: the column that strays most, in that column's noise sigmas. A
+        mean over columns would hide one sensor's 10-sigma spike among seven quiet ones
+        (as it did before column_scale_; a model saved then keeps its mean)."""
+        scale = getattr(self, "column_scale_", None)
+        if scale is None:
+            return np.asarray(residual.mean(axis=1))
+        return np.asarray((residual / scale).max(axis=1))
 
     def forecast(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(prediction per row in original units, calibrated error score per row)."""
@@ -140,7 +152,7 @@ class LSTMForecaster(_KerasComponent):
         Z = self.scaler_.transform(X)
         history = padded_windows(Z, self.length)[:, :-1, :]  # the points before each row
         predicted = self._predict(history)
-        raw = np.abs(predicted - Z).mean(axis=1)
+        raw = self._combine(np.abs(predicted - Z))
         calibrated = self.calibrator_.transform(raw)
         scale = getattr(self, "error_scale_", None)
         errors = raw / scale if scale else half_normal_errors(calibrated)
@@ -148,6 +160,11 @@ class LSTMForecaster(_KerasComponent):
 
     def score(self, X: np.ndarray) -> np.ndarray:
         return self.forecast(X)[1]
+
+
+def _column_sigmas(residual: np.ndarray) -> np.ndarray:
+    """Noise sigma of each column's |forecast error| (as noise_sigma, column by column)."""
+    return np.array([noise_sigma(column) for column in residual.T])
 
 
 class LSTMAutoencoder(_KerasComponent):

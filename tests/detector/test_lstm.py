@@ -70,3 +70,38 @@ def test_keras_files_are_saved_natively_and_verified(
 
     with pytest.raises(ModelIntegrityError):
         EnsembleDetector.load(tmp_path / "m", sha)
+
+
+def sensors(n: int, seed: int) -> np.ndarray:
+    """Eight sensors driven by two smooth drivers, each with its own noise level."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    drivers = np.column_stack([1.0 + 0.5 * np.sin(t / 200), 0.4 * np.cos(t / 500)])
+    mix = np.random.default_rng(99).uniform(0.5, 1.5, (2, 8))
+    return drivers @ mix + rng.normal(0, 1, (n, 8)) * np.linspace(0.01, 0.04, 8)
+
+
+def test_forecaster_error_is_the_column_that_strays_most(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """One sensor's 10-sigma spike among eight tops the forecaster's errors; a mean over
+    the columns hid it among the noisier sensors. The network is replaced by a
+    persistence forecast (the last row of the window): nothing is trained, and Keras
+    is not imported."""
+    from types import SimpleNamespace
+
+    from detector import lstm
+    from detector.config import LSTMParams
+
+    keras = SimpleNamespace(utils=SimpleNamespace(set_random_seed=lambda seed: None))
+    monkeypatch.setattr(lstm, "_keras", lambda: keras)
+    monkeypatch.setattr(lstm, "build_forecaster", lambda *_: None)
+    monkeypatch.setattr(lstm._KerasComponent, "_train", lambda self, *_: None)
+    monkeypatch.setattr(lstm._KerasComponent, "_predict", lambda self, inputs: inputs[:, -1, :])
+    forecaster = lstm.LSTMForecaster(LSTMParams(), 8, seed=0).fit(sensors(1000, seed=1))
+    X = sensors(300, seed=2)
+    X[200, 0] += 10 * 0.01  # the quietest sensor, well inside its training range
+    errors = forecaster.outputs(X).errors
+    spike = errors[200:202]  # the spike, and the way back that persistence predicts wrong
+    assert int(np.argmax(errors)) in (200, 201)
+    assert spike.min() > 1.5 * np.delete(errors, [200, 201]).max()
