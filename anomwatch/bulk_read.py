@@ -280,7 +280,7 @@ class BulkReader:
                     if known.any() and not known.all():
                         at = np.arange(len(rows))
                         values[rows, j] = np.interp(at, at[known], column[known])
-            missing = np.isnan(values).any(axis=1)
+            missing = ~np.isfinite(values).all(axis=1)  # an interpolation may overflow
         keep = ~missing
         return codes[keep], ts[keep], values[keep], int(missing.sum())
 

@@ -158,3 +158,32 @@ def test_timezone_naive_source_is_converted_to_utc(tmp_path) -> None:
     frame = reader.read_range(None, datetime(2026, 11, 21))
     reader.close()
     assert frame.frame["ts"].tolist() == [pd.Timestamp("2026-11-20 09:00:00")]
+
+
+def test_an_interpolation_that_overflows_is_dropped_by_ticks_and_backfills(tmp_path) -> None:
+    """Between 1e308 and -8e307 the line overflows to -inf: the row stays missing (and
+    is dropped and counted) in a tick's read and in a backfill's bulk read alike."""
+    import numpy as np
+
+    from anomwatch.bulk_read import BulkReader, RawChunk
+
+    rows = [
+        ("2026-11-20 00:00:00", "a", "cpu", 1e308),
+        ("2026-11-20 00:05:00", "a", "cpu", None),
+        ("2026-11-20 00:10:00", "a", "cpu", -7.976931348623158e307),
+    ]
+    reader = _reader_with_rows(tmp_path, rows, on_nan="interpolate")
+    try:
+        ex = reader.read_range(None, T0 + timedelta(hours=1))
+        assert ex.frame["value"].tolist() == [1e308, -7.976931348623158e307]
+        assert ex.dropped_nan == 1 and ex.interpolated_nan == 0
+        raw = RawChunk(
+            np.array([T0 + timedelta(minutes=5 * i) for i in range(3)], dtype="datetime64[us]"),
+            [np.array(["a"] * 3, dtype=object), np.array(["cpu"] * 3, dtype=object)],
+            np.array([[1e308], [np.nan], [-7.976931348623158e307]]),
+        )
+        chunk = BulkReader(reader).tidy(raw)
+        assert np.isfinite(chunk.values).all() and len(chunk.values) == 2
+        assert chunk.dropped_nan == 1
+    finally:
+        reader.close()
