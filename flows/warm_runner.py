@@ -21,12 +21,12 @@ import logging
 import multiprocessing
 import os
 import signal
+import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from time import monotonic
 from typing import Any
 from uuid import UUID
 
@@ -158,12 +158,11 @@ class WarmRunner:
             deployment_ids=list(self.ids), scheduled_before=datetime.now(UTC)
         )
         due.sort(key=lambda r: r.next_scheduled_start_time or r.expected_start_time or EPOCH)
-        taken = {r.flow_run_id for r in self.running}
         started = 0
         for flow_run in due:
             if not free:
                 break
-            if flow_run.id in taken or flow_run.deployment_id not in self.ids:
+            if flow_run.deployment_id not in self.ids:
                 continue
             if not claim(client, flow_run.id):
                 continue
@@ -171,7 +170,7 @@ class WarmRunner:
             slot = free.pop(0)
             future = slot.executor.submit(execute_flow_run, str(flow_run.id), flow_name)
             slot.running = Running(
-                flow_run.id, f"{deployment} run {flow_run.name!r}", future, monotonic()
+                flow_run.id, f"{deployment} run {flow_run.name!r}", future, time.monotonic()
             )
             started += 1
         return started
@@ -183,7 +182,7 @@ class WarmRunner:
             if run is None or not run.future.done():
                 continue
             slot.running = None
-            seconds = monotonic() - run.began
+            seconds = time.monotonic() - run.began
             try:
                 outcome = run.future.result()
             except BrokenProcessPool:
@@ -206,7 +205,7 @@ class WarmRunner:
         if futures:
             wait(futures, timeout=self.poll_seconds, return_when=FIRST_COMPLETED)
         else:
-            signal_safe_sleep(self.poll_seconds)
+            time.sleep(self.poll_seconds)  # a signal's KeyboardInterrupt still ends it
 
     def serve_forever(self) -> None:
         """Register, start the processes, poll until Ctrl-C or SIGTERM, then let running
@@ -276,12 +275,3 @@ def report_crashed(client: Any, flow_run_id: UUID, message: str) -> None:
         pass
     except Exception as exc:  # noqa: BLE001 - the API may be down; the run stays as it was
         log.warning("could not report flow run %s as crashed: %s", flow_run_id, exc)
-
-
-def signal_safe_sleep(seconds: float) -> None:
-    """time.sleep, in small steps so a signal handler runs promptly."""
-    import time
-
-    deadline = monotonic() + seconds
-    while (left := deadline - monotonic()) > 0:
-        time.sleep(min(left, 0.5))

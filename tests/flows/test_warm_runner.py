@@ -19,7 +19,6 @@ from uuid import UUID
 
 import psutil
 import pytest
-import yaml
 
 from anomwatch.config import load_monitors
 from anomwatch.demo import simulate, write_rows
@@ -28,6 +27,7 @@ from anomwatch.store.db import Store
 from anomwatch.store.runs import list_runs
 from flows.deployments import monitor_deployments
 from flows.warm_runner import WarmRunner
+from tests.anomwatch.cli.conftest import monitor_spec, write_monitors
 
 pytestmark = [pytest.mark.flows, pytest.mark.slow]
 
@@ -42,22 +42,12 @@ def served(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Pa
         source,
         simulate(now - timedelta(days=2), now, (), ("a", "b"), {"cpu": (40.0, 10.0, 2.0)}),
     )
-    monitor = {
-        "name": "warm",
-        "source": {
-            "url": source,
-            "table": "metrics",
-            "timestamp": "ts",
-            "series": ["host", "metric"],
-            "values": ["value"],
-        },
+    monitor = monitor_spec("warm", source) | {
         "schedule": "0 0 1 1 *",  # the API schedules nothing during the test: runs are made here
-        "detector": {"components": ["iforest"], "seed": 1},
         "feedback": {"auto_tune": False},
         "health": {"enabled": False},
     }
-    path = tmp_path / "monitors.yaml"
-    path.write_text(yaml.safe_dump({"monitors": [monitor]}))
+    path = write_monitors(tmp_path / "monitors.yaml", monitor)
     monkeypatch.setenv("ANOMWATCH_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("ANOMWATCH_STORE_URL", store_url)
     store = Store(store_url)
