@@ -18,7 +18,7 @@ import typer
 from typer.core import TyperGroup
 
 from anomwatch.durations import parse_time
-from anomwatch.errors import AnomwatchError
+from anomwatch.errors import AnomwatchError, ConfigError
 from anomwatch.settings import Settings
 
 if TYPE_CHECKING:
@@ -83,8 +83,18 @@ def fail(message: str, code: int = 2) -> NoReturn:
 
 
 def settings_for(monitors: Path | None = None) -> Settings:
-    """Settings from the environment, with `--monitors` overriding the file."""
-    settings = Settings()
+    """Settings from the environment, with `--monitors` overriding the file. A bad
+    ANOMWATCH_* value is a config error naming the variable (never its value: it may
+    be a store URL with a password)."""
+    from pydantic import ValidationError
+
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"ANOMWATCH_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors()
+        )
+        raise ConfigError(f"{problems} (set in the environment or .env; fix or unset it)") from None
     if monitors is not None:
         settings = settings.model_copy(update={"monitors_file": monitors})
     return settings

@@ -107,3 +107,10 @@ def test_serve_counts_monitors_not_deployments(tmp_path) -> None:
     )
     shipped = load_monitors(ROOT / "monitors.yaml")
     assert serving_line(shipped, ROOT / "monitors.yaml", "u").startswith("serving 2 monitors (2 ")
+
+
+def test_a_bad_setting_in_the_environment_is_one_line_naming_the_variable(monkeypatch) -> None:
+    monkeypatch.setenv("ANOMWATCH_SERVE_PROCESSES", "0")
+    line = one_error_line(invoke("serve", "-m", str(ROOT / "monitors.yaml")))
+    assert line.startswith("error: ANOMWATCH_SERVE_PROCESSES: Input should be greater than")
+    assert "fix or unset it" in line
