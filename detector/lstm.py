@@ -125,7 +125,7 @@ class LSTMForecaster(_KerasComponent):
         residual = np.abs(self._predict(inputs) - targets)  # (rows, columns)
         split = int(len(residual) * (1 - p.validation_split))
         enough = len(residual) - split >= 20
-        self.column_scale_ = _column_sigmas(residual[split:] if enough else residual)
+        self.column_scale_ = column_sigmas(residual[split:] if enough else residual)
         errors = self._combine(residual)
         held_out = errors[split:] if enough else errors
         self.calibrator_ = EmpiricalCalibrator().fit(held_out)
@@ -162,7 +162,7 @@ class LSTMForecaster(_KerasComponent):
         return self.forecast(X)[1]
 
 
-def _column_sigmas(residual: np.ndarray) -> np.ndarray:
+def column_sigmas(residual: np.ndarray) -> np.ndarray:
     """Noise sigma of each column's |forecast error| (as noise_sigma, column by column)."""
     return np.array([noise_sigma(column) for column in residual.T])
 

@@ -105,3 +105,23 @@ def test_forecaster_error_is_the_column_that_strays_most(
     spike = errors[200:202]  # the spike, and the way back that persistence predicts wrong
     assert int(np.argmax(errors)) in (200, 201)
     assert spike.min() > 1.5 * np.delete(errors, [200, 201]).max()
+
+
+def test_shared_forecaster_error_is_the_column_that_strays_most(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The per-monitor shared network's view combines columns as the per-series
+    forecaster does. Its network is replaced by a persistence forecast, so nothing is
+    trained and Keras is not imported."""
+    from detector.config import DetectorConfig
+    from detector.shared import SharedLSTM, SharedLSTMView
+
+    shared = SharedLSTM(DetectorConfig(components=["lstm_forecaster"]), n_features=8)
+    shared.nets["lstm_forecaster"] = None  # never called: predict is replaced below
+    monkeypatch.setattr(shared, "predict", lambda kind, inputs: inputs[:, -1, :])
+    view = SharedLSTMView("lstm_forecaster", shared).fit(sensors(1000, seed=1))
+    X = sensors(300, seed=2)
+    X[200, 0] += 10 * 0.01  # the quietest sensor, well inside its training range
+    errors = view.outputs(X).errors
+    assert int(np.argmax(errors)) in (200, 201)
+    assert errors[200:202].min() > 1.5 * np.delete(errors, [200, 201]).max()
