@@ -286,7 +286,13 @@ class EnsembleDetector:
         train_scores: np.ndarray,
         outputs: dict[str, ComponentOutput],
     ) -> str | None:
-        """Raise the threshold until the training rows give at most max_events_per_week."""
+        """Raise the threshold until the training rows give at most max_events_per_week.
+
+        The event count is not monotone in the threshold (a lower one can merge two
+        events into one, and flagging every row is a single event), so the lowest
+        threshold within budget is degenerate: the search bisects between the sigma
+        threshold and the top of the training errors for the boundary nearest the top.
+        """
         budget = self.config.max_events_per_week
         if budget is None:
             return None
