@@ -153,7 +153,8 @@ class EnsembleDetector:
         ts = None if ts is None else self._check_ts(ts, len(X))  # once, for every use below
         self.n_features = X.shape[1]
         self.noise_floor_ = noise_floor(X, self.config.noise_floor)
-        seasonal_note = self._fit_seasonality(X, ts)
+        seasonal_note, held_out = self._fit_seasonality(X, ts)
+        raw = X
         X, view = self._deseasoned(X, ts)
         self.components = {
             n: build_component(n, self.config)
@@ -167,7 +168,11 @@ class EnsembleDetector:
         level = self.config.seasonal_level
         if self.seasonal_ is not None and level is not None:
             self.seasonal_level_ = SeasonalLevel(level.window, level.reference, level.trim)
-            self.seasonal_level_.fit(X, floor=self.noise_floor_)
+            # its standard error as new rows will have it: the profile held out
+            fresh = None
+            if held_out is not None:
+                fresh = SeasonalView(held_out, view.multiplier, view.center).forward(raw)
+            self.seasonal_level_.fit(X, floor=self.noise_floor_, spread_from=fresh)
         outputs = self._with_level(X, outputs)
         self.center_ = np.median(X, axis=0)
         self.lower_ = np.quantile(X, 0.005, axis=0)
@@ -229,18 +234,22 @@ class EnsembleDetector:
         self.training_summary["threshold"] = "f1"
         return f1
 
-    def _fit_seasonality(self, X: np.ndarray, ts: np.ndarray | None) -> str:
+    def _fit_seasonality(
+        self, X: np.ndarray, ts: np.ndarray | None
+    ) -> tuple[str, np.ndarray | None]:
+        """The note for the training summary and, with a profile, its held-out values."""
         self.seasonal_: SeasonalProfile | None = None
         if self.config.seasonality.mode == "off":
-            return "off"
+            return "off", None
         if ts is None:
-            return "off: fitted without timestamps"
+            return "off: fitted without timestamps", None
         profile = SeasonalProfile(self.config.seasonality)
-        note = profile.fit(X, ts).note
+        fitted = profile.fit(X, ts)
         if profile.active:
             self.seasonal_ = profile
             self.seasonal_center_ = np.median(X - profile.values(ts), axis=0)
-        return note
+            return fitted.note, fitted.held_out
+        return fitted.note, None
 
     @staticmethod
     def _check_ts(ts: np.ndarray, n: int) -> np.ndarray:
