@@ -153,8 +153,7 @@ class EnsembleDetector:
         ts = None if ts is None else self._check_ts(ts, len(X))  # once, for every use below
         self.n_features = X.shape[1]
         self.noise_floor_ = noise_floor(X, self.config.noise_floor)
-        seasonal_note, held_out = self._fit_seasonality(X, ts)
-        raw = X
+        seasonal_note = self._fit_seasonality(X, ts)
         X, view = self._deseasoned(X, ts)
         self.components = {
             n: build_component(n, self.config)
@@ -168,11 +167,7 @@ class EnsembleDetector:
         level = self.config.seasonal_level
         if self.seasonal_ is not None and level is not None:
             self.seasonal_level_ = SeasonalLevel(level.window, level.reference, level.trim)
-            # its standard error as new rows will have it: the profile held out
-            fresh = None
-            if held_out is not None:
-                fresh = SeasonalView(held_out, view.multiplier, view.center).forward(raw)
-            self.seasonal_level_.fit(X, floor=self.noise_floor_, spread_from=fresh)
+            self.seasonal_level_.fit(X, floor=self.noise_floor_)
         outputs = self._with_level(X, outputs)
         self.center_ = np.median(X, axis=0)
         self.lower_ = np.quantile(X, 0.005, axis=0)
@@ -234,22 +229,18 @@ class EnsembleDetector:
         self.training_summary["threshold"] = "f1"
         return f1
 
-    def _fit_seasonality(
-        self, X: np.ndarray, ts: np.ndarray | None
-    ) -> tuple[str, np.ndarray | None]:
-        """The note for the training summary and, with a profile, its held-out values."""
+    def _fit_seasonality(self, X: np.ndarray, ts: np.ndarray | None) -> str:
         self.seasonal_: SeasonalProfile | None = None
         if self.config.seasonality.mode == "off":
-            return "off", None
+            return "off"
         if ts is None:
-            return "off: fitted without timestamps", None
+            return "off: fitted without timestamps"
         profile = SeasonalProfile(self.config.seasonality)
-        fitted = profile.fit(X, ts)
+        note = profile.fit(X, ts).note
         if profile.active:
             self.seasonal_ = profile
             self.seasonal_center_ = np.median(X - profile.values(ts), axis=0)
-            return fitted.note, fitted.held_out
-        return fitted.note, None
+        return note
 
     @staticmethod
     def _check_ts(ts: np.ndarray, n: int) -> np.ndarray:

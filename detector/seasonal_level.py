@@ -57,19 +57,10 @@ class SeasonalLevel:
         )
         return np.where(np.isnan(level), 0.0, kept - np.nan_to_num(level))
 
-    def fit(
-        self,
-        X: np.ndarray,
-        floor: np.ndarray | None = None,
-        spread_from: np.ndarray | None = None,
-    ) -> SeasonalLevel:
-        """`floor`: smallest noise sigma of one point per feature (detector.noise);
-        `spread_from`: the rows to measure the standard error on, when not X (the
-        training rows deseasoned by a profile that did not see them: a profile fitted
-        to the same days follows their noise, and an hour's mean would look steadier
-        than it will be on new days)."""
+    def fit(self, X: np.ndarray, floor: np.ndarray | None = None) -> SeasonalLevel:
+        """`floor`: smallest noise sigma of one point per feature (detector.noise)."""
         X = np.asarray(X, dtype=float)
-        diff = self._difference(X if spread_from is None else np.asarray(spread_from, float))
+        diff = self._difference(X)
         full = self.reference + self.window - 1  # rows whose windows are all real rows
         if len(diff) > full + 1:
             diff = diff[full:]

@@ -64,9 +64,6 @@ class SeasonalFit:
     period: str | None  # "daily", "weekly" or None
     note: str  # why (cold start, no gain, chosen with gain ...)
     gain: float = 0.0
-    # the chosen profile at each training row as estimated without that row's period
-    # (even periods predict odd ones and back): what the profile does on new rows
-    held_out: np.ndarray | None = None
 
 
 class SeasonalProfile:
@@ -94,8 +91,7 @@ class SeasonalProfile:
             return SeasonalFit(
                 None, f"step {step / 6e7:.0f} min too coarse for {self.params.periods}"
             )
-        Fit = tuple[np.ndarray, np.ndarray | None, float, np.ndarray | None, str]
-        fits: list[Fit] = []
+        fits: list[tuple[float, str, np.ndarray, np.ndarray | None]] = []
         short: list[str] = []
         for name in wanted:
             if name == "weekdays":
@@ -113,16 +109,16 @@ class SeasonalProfile:
                     f"{self.params.min_periods * PERIODS_US[name] / DAY_US:.0f} needed"
                 )
                 continue
-            fits.append((*self._estimate(X, us, name, step), name))
+            profile, noise, gain = self._estimate(X, us, name, step)
+            fits.append((gain, name, profile, noise))
         if not fits:
             return SeasonalFit(None, "seasonal cold start (" + "; ".join(short) + ")")
-        fits.sort(key=lambda f: RANK[f[4]])  # the simplest first
-        best = fits[0]
-        for candidate in fits[1:]:
+        fits.sort(key=lambda f: RANK[f[1]])  # the simplest first
+        best_gain, best_name, best_profile, best_noise = fits[0]
+        for gain, name, profile, noise in fits[1:]:
             # a longer period must cut what the shorter one leaves by min_gain again
-            if 1 - candidate[2] <= (1 - self.params.min_gain) * (1 - best[2]):
-                best = candidate
-        best_profile, best_noise, best_gain, best_held, best_name = best
+            if 1 - gain <= (1 - self.params.min_gain) * (1 - best_gain):
+                best_gain, best_name, best_profile, best_noise = gain, name, profile, noise
         if best_gain < self.params.min_gain:
             return SeasonalFit(None, f"no seasonality (best gain {best_gain:.2f})", best_gain)
         self.period_us = PERIODS_US[best_name]
@@ -134,7 +130,7 @@ class SeasonalProfile:
             note += ", noise varies with the time of day"
         if short:
             note += "; " + "; ".join(short)
-        return SeasonalFit(best_name, note, best_gain, best_held)
+        return SeasonalFit(best_name, note, best_gain)
 
     def _bins(self, period: int, step: float) -> int:
         width = max(step, self.params.bin_minutes * 60e6)
@@ -142,11 +138,10 @@ class SeasonalProfile:
 
     def _estimate(
         self, X: np.ndarray, us: np.ndarray, name: str, step: float
-    ) -> tuple[np.ndarray, np.ndarray | None, float, np.ndarray | None]:
-        """The profile, its noise multipliers, its gain: the share of the detrended
+    ) -> tuple[np.ndarray, np.ndarray | None, float]:
+        """The profile, its noise multipliers and its gain: the share of the detrended
         spread it removes on periods it was not estimated from (even periods predict
-        odd ones and back), so a profile that only fits noise gains nothing; and those
-        held-out predictions per row (None when every row is in one fold)."""
+        odd ones and back), so a profile that only fits noise gains nothing."""
         period, split = PERIODS_US[name], name == "weekdays"
         n_bins = self._bins(period, step) * (2 if split else 1)
         index = pd.DatetimeIndex(us.astype("datetime64[us]"))
@@ -160,16 +155,12 @@ class SeasonalProfile:
         bins = _bin_of(us, period, n_bins, split)
         parity = (us // period) % 2 == 0  # days (daily, weekdays) or weeks alternate
         gains = []
-        held: np.ndarray | None = np.full(X.shape, np.nan)
         for fold in (parity, ~parity):
             if fold.all() or not fold.any():
-                held = None
                 continue
             held_out = ~fold
             fitted = self._profile(detrended[fold], bins[fold], n_bins)
             expected = self._lookup(fitted, us[held_out], period, split)
-            if held is not None:
-                held[held_out] = expected
             after = robust_spread(detrended[held_out] - expected)
             spread = robust_spread(detrended[held_out])
             with np.errstate(divide="ignore", invalid="ignore"):
@@ -177,7 +168,7 @@ class SeasonalProfile:
         profile = self._profile(detrended, bins, n_bins)
         residual = detrended - self._lookup(profile, us, period, split)
         gain = float(np.mean(gains)) if gains else 0.0
-        return profile, self._noise(residual, bins, n_bins), gain, held
+        return profile, self._noise(residual, bins, n_bins), gain
 
     @staticmethod
     def _profile(detrended: np.ndarray, bins: np.ndarray, n_bins: int) -> np.ndarray:
