@@ -67,24 +67,6 @@ class LevelShiftParams(BaseModel):
     reference: int | None = Field(None, ge=2, description="default sequence_length - recent")
 
 
-class SeasonalLevelParams(BaseModel):
-    """seasonal_level: the trimmed mean of the last `window` rows against the median of the
-    `reference` rows before them, on the deseasoned rows, in measured standard errors."""
-
-    model_config = ConfigDict(extra="forbid")
-    window: int = Field(12, ge=2, description="rows averaged (5-minute rows: an hour)")
-    reference: int = Field(288, ge=2, description="rows before them giving the level")
-    trim: int = Field(2, ge=0, description="largest and smallest rows left out of the mean")
-
-    @model_validator(mode="after")
-    def _trim_leaves_rows(self) -> SeasonalLevelParams:
-        if self.window - 2 * self.trim < 1:
-            raise ValueError(
-                f"seasonal_level.trim ({self.trim}) leaves no row of window ({self.window})"
-            )
-        return self
-
-
 class DynamicThresholdParams(BaseModel):
     """Hundman et al. (2018) dynamic threshold: mean + z * std of the smoothed errors."""
 
@@ -115,11 +97,11 @@ class AlarmParams(BaseModel):
         return self
 
 
-PeriodName = Literal["daily", "weekdays", "weekly"]
+PeriodName = Literal["daily", "weekly"]
 
 
 def _default_periods() -> list[PeriodName]:
-    return ["daily", "weekdays", "weekly"]
+    return ["daily", "weekly"]
 
 
 class SeasonalityParams(BaseModel):
@@ -185,11 +167,6 @@ class DetectorConfig(BaseModel):
     lstm: LSTMParams = Field(default_factory=LSTMParams)
     robust_residual: ResidualParams = Field(default_factory=ResidualParams)
     level_shift: LevelShiftParams = Field(default_factory=LevelShiftParams)
-    seasonal_level: SeasonalLevelParams | None = Field(
-        default_factory=SeasonalLevelParams,
-        description="with a seasonal profile: the last hour's level against the series' "
-        "level, in standard errors of a mean; null = off",
-    )
     seasonality: SeasonalityParams = Field(default_factory=SeasonalityParams)
     noise_floor: float = Field(
         0.01,
@@ -226,21 +203,6 @@ class DetectorConfig(BaseModel):
     @property
     def context_rows(self) -> int:
         """Rows a caller must prepend so that new rows score exactly as in one long batch."""
-        rows = self.members_context_rows
-        if self.seasonal_level is not None and self.seasonality.mode != "off":
-            level = self.seasonal_level.window + self.seasonal_level.reference - 1
-            rows += max(0, level - (rows - self._after_members))
-        return rows
-
-    @property
-    def _after_members(self) -> int:
-        """Rows the smoothing and the alarm add after the members' own context."""
-        rows = smoothing_length(self.smoothing) - 1 if self.smoothing else 0
-        return rows + (self.alarm.m - 1 if self.alarm is not None else 0)
-
-    @property
-    def members_context_rows(self) -> int:
-        """context_rows without the seasonal level (what the weighted members need)."""
         rows = self.sequence_length - 1
         if "robust_residual" in self.components:
             rows = max(rows, self.residual_window)

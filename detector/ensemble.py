@@ -25,7 +25,6 @@ from detector.noise import noise_floor
 from detector.persistence import read_artifact, write_artifact
 from detector.residual import RobustResidual
 from detector.result import ComponentOutput, Detection
-from detector.seasonal_level import SeasonalLevel
 from detector.seasonality import SeasonalProfile
 from detector.smoothing import ewma
 from detector.thresholds import dynamic_threshold, quantile_threshold, sigma_threshold
@@ -163,12 +162,6 @@ class EnsembleDetector:
         self._fit_components(X, view)
         outputs = self._outputs(X, view)
         self.weights_, self.injected_ap_ = self._weights(X, view, outputs)
-        self.seasonal_level_: SeasonalLevel | None = None
-        level = self.config.seasonal_level
-        if self.seasonal_ is not None and level is not None:
-            self.seasonal_level_ = SeasonalLevel(level.window, level.reference, level.trim)
-            self.seasonal_level_.fit(X, floor=self.noise_floor_)
-        outputs = self._with_level(X, outputs)
         self.center_ = np.median(X, axis=0)
         self.lower_ = np.quantile(X, 0.005, axis=0)
         self.upper_ = np.quantile(X, 0.995, axis=0)
@@ -276,10 +269,9 @@ class EnsembleDetector:
             return np.ones(len(X), dtype=bool)
         half = self.components["robust_residual"].band_ * self._band_sigma  # type: ignore[attr-defined]
         outside = (np.abs(X - residual.expected) > half).any(axis=1)
-        for name in ("cross_residual", SeasonalLevel.name):
-            other = outputs.get(name)
-            if other is not None:
-                outside |= other.errors > self._band_sigma
+        cross = outputs.get("cross_residual")
+        if cross is not None:
+            outside |= cross.errors > self._band_sigma
         return np.asarray(outside)
 
     @property
@@ -387,7 +379,7 @@ class EnsembleDetector:
                 self.config.seed,
                 self.config.sequence_length,
                 self.config.level_shift.recent,
-                self.config.members_context_rows,
+                self.config.context_rows,
             )
         if isinstance(weights, dict):
             raw = {n: weights.get(n, 0.0) for n in self.components}
@@ -396,25 +388,11 @@ class EnsembleDetector:
         total = sum(raw.values()) or 1.0
         return {n: w / total for n, w in raw.items()}, {}
 
-    def _with_level(
-        self, X: np.ndarray, outputs: dict[str, ComponentOutput]
-    ) -> dict[str, ComponentOutput]:
-        """The members' outputs and, with a seasonal profile, the seasonal level's."""
-        level = getattr(self, "seasonal_level_", None)  # models saved before it had none
-        if level is None:
-            return outputs
-        return {**outputs, SeasonalLevel.name: level.outputs(X)}
-
     def _statistic(self, outputs: dict[str, ComponentOutput]) -> np.ndarray:
-        """The weighted mean of the members; with a seasonal level, the larger of that
-        and the level's own error (both in sigmas, or both calibrated)."""
         space = "errors" if self._in_error_space else "calibrated"
         combined = np.sum(
-            [w * getattr(outputs[n], space) for n, w in self.weights_.items()], axis=0
+            [self.weights_[n] * getattr(o, space) for n, o in outputs.items()], axis=0
         )
-        level = outputs.get(SeasonalLevel.name)
-        if level is not None:
-            combined = np.maximum(combined, getattr(level, space))
         return ewma(combined, self.config.smoothing) if self.config.smoothing > 1 else combined
 
     def _final(self, statistic: np.ndarray) -> np.ndarray:
@@ -449,7 +427,6 @@ class EnsembleDetector:
                 if name == "robust_residual":
                     band = band * self._band_sigma
                 expected, lower, upper = forecast, forecast - band, forecast + band
-        outputs = self._with_level(X, outputs)
         statistic = self._statistic(outputs)
         score = self._final(statistic)
         crossed = self._crossed(statistic, score) & self._outside_band(X, outputs)
@@ -462,7 +439,7 @@ class EnsembleDetector:
             score=score,
             is_anomaly=flags,
             threshold=self.threshold_,
-            components={n: o.calibrated for n, o in outputs.items() if n in self.components},
+            components={n: o.calibrated for n, o in outputs.items()},
             expected=view.back(expected),
             lower=view.back(lower),
             upper=view.back(upper),

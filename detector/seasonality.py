@@ -6,12 +6,7 @@ as the median, per time-of-day (or time-of-week) bin, of the value minus a rolli
 median over one period (so the profile holds the shape, not the level), and kept
 only when it explains the data: it must shrink the robust spread of the detrended
 values by `min_gain`, and the weekly profile must beat the daily one by that much
-again. The "weekdays" profile is a daily profile with a shape of its own for Saturdays and
-Sundays: offices, shops and batch schedules differ at weekends, and a weekly profile
-needs `min_periods` weeks of history (a 14-day training window never has three),
-while this one needs `min_periods` days of each kind (two weekends). It must beat
-the daily profile by `min_gain` like the weekly one, and the weekly one must beat
-it. Bins are read off timestamps, not row positions, so gaps and irregular steps
+again. Bins are read off timestamps, not row positions, so gaps and irregular steps
 fall into the right bins; with `timezone` set the bins follow local time (DST).
 Less than `min_periods` periods of history is a seasonal cold start: no profile,
 and the reason is kept for the run's notes.
@@ -34,16 +29,7 @@ from detector.config import SeasonalityParams
 DAY_US = 86_400 * 10**6
 HETEROSCEDASTIC = 1.5  # 90th / 10th percentile of the bins' noise before it is modelled
 MULTIPLIER_RANGE = (0.2, 5.0)
-WEEK_US = 7 * DAY_US
-PERIODS_US = {"daily": DAY_US, "weekdays": DAY_US, "weekly": WEEK_US}  # bins repeat so
-TREND_US = {"daily": DAY_US, "weekdays": WEEK_US, "weekly": WEEK_US}  # the level: rolling
-RANK = {"daily": 0, "weekdays": 1, "weekly": 2}  # a later one must beat an earlier one
-EPOCH_WEEKDAY = 3  # 1970-01-01 was a Thursday (Monday = 0)
-
-
-def is_weekend(us: np.ndarray) -> np.ndarray:
-    """Saturday or Sunday, for microseconds since the epoch (local time)."""
-    return np.asarray((us // DAY_US + EPOCH_WEEKDAY) % 7 >= 5)
+PERIODS_US = {"daily": DAY_US, "weekly": 7 * DAY_US}
 
 
 def robust_spread(x: np.ndarray) -> np.ndarray:
@@ -72,7 +58,6 @@ class SeasonalProfile:
     def __init__(self, params: SeasonalityParams) -> None:
         self.params = params
         self.period_us: int | None = None
-        self.split_ = False  # "weekdays": weekend days have bins of their own
         self.profile_: np.ndarray | None = None  # (n_bins, f)
         self.noise_: np.ndarray | None = None  # (n_bins, f) noise multipliers, median 1
 
@@ -94,26 +79,18 @@ class SeasonalProfile:
         fits: list[tuple[float, str, np.ndarray, np.ndarray | None]] = []
         short: list[str] = []
         for name in wanted:
-            if name == "weekdays":
-                days = np.unique(us // DAY_US)
-                weekend = int(is_weekend(days * DAY_US).sum())
-                if min(weekend, len(days) - weekend) < self.params.min_periods:
-                    short.append(
-                        f"weekdays: {weekend} weekend and {len(days) - weekend} other days "
-                        f"of history, {self.params.min_periods:g} of each needed"
-                    )
-                    continue
-            elif span < self.params.min_periods * PERIODS_US[name]:
+            period = PERIODS_US[name]
+            if span < self.params.min_periods * period:
                 short.append(
                     f"{name}: {span / DAY_US:.1f} days of history, "
-                    f"{self.params.min_periods * PERIODS_US[name] / DAY_US:.0f} needed"
+                    f"{self.params.min_periods * period / DAY_US:.0f} needed"
                 )
                 continue
-            profile, noise, gain = self._estimate(X, us, name, step)
+            profile, noise, gain = self._estimate(X, us, period, step)
             fits.append((gain, name, profile, noise))
         if not fits:
             return SeasonalFit(None, "seasonal cold start (" + "; ".join(short) + ")")
-        fits.sort(key=lambda f: RANK[f[1]])  # the simplest first
+        fits.sort(key=lambda f: PERIODS_US[f[1]])  # shortest period first
         best_gain, best_name, best_profile, best_noise = fits[0]
         for gain, name, profile, noise in fits[1:]:
             # a longer period must cut what the shorter one leaves by min_gain again
@@ -122,7 +99,6 @@ class SeasonalProfile:
         if best_gain < self.params.min_gain:
             return SeasonalFit(None, f"no seasonality (best gain {best_gain:.2f})", best_gain)
         self.period_us = PERIODS_US[best_name]
-        self.split_ = best_name == "weekdays"
         self.profile_ = best_profile
         self.noise_ = best_noise
         note = f"{best_name} profile (spread -{best_gain:.0%})"
@@ -137,36 +113,34 @@ class SeasonalProfile:
         return max(int(round(period / width)), 1)
 
     def _estimate(
-        self, X: np.ndarray, us: np.ndarray, name: str, step: float
+        self, X: np.ndarray, us: np.ndarray, period: int, step: float
     ) -> tuple[np.ndarray, np.ndarray | None, float]:
         """The profile, its noise multipliers and its gain: the share of the detrended
         spread it removes on periods it was not estimated from (even periods predict
         odd ones and back), so a profile that only fits noise gains nothing."""
-        period, split = PERIODS_US[name], name == "weekdays"
-        n_bins = self._bins(period, step) * (2 if split else 1)
+        n_bins = self._bins(period, step)
         index = pd.DatetimeIndex(us.astype("datetime64[us]"))
         trend = (
             pd.DataFrame(X, index=index)
-            .rolling(pd.Timedelta(microseconds=TREND_US[name]), center=True, min_periods=1)
+            .rolling(pd.Timedelta(microseconds=period), center=True, min_periods=1)
             .median()
             .to_numpy()
         )
         detrended = X - trend
-        bins = _bin_of(us, period, n_bins, split)
-        parity = (us // period) % 2 == 0  # days (daily, weekdays) or weeks alternate
+        bins = ((us % period) * n_bins // period).astype(np.int64)
+        parity = (us // period) % 2 == 0
         gains = []
         for fold in (parity, ~parity):
             if fold.all() or not fold.any():
                 continue
             held_out = ~fold
             fitted = self._profile(detrended[fold], bins[fold], n_bins)
-            expected = self._lookup(fitted, us[held_out], period, split)
-            after = robust_spread(detrended[held_out] - expected)
+            after = robust_spread(detrended[held_out] - self._lookup(fitted, us[held_out], period))
             spread = robust_spread(detrended[held_out])
             with np.errstate(divide="ignore", invalid="ignore"):
                 gains.append(np.where(spread > 0, 1 - after / spread, 0.0))
         profile = self._profile(detrended, bins, n_bins)
-        residual = detrended - self._lookup(profile, us, period, split)
+        residual = detrended - self._lookup(profile, us, period)
         gain = float(np.mean(gains)) if gains else 0.0
         return profile, self._noise(residual, bins, n_bins), gain
 
@@ -195,41 +169,26 @@ class SeasonalProfile:
         return np.clip(spread / typical, *MULTIPLIER_RANGE)
 
     @staticmethod
-    def _lookup(
-        profile: np.ndarray, us: np.ndarray, period: int, split: bool = False
-    ) -> np.ndarray:
-        """Linear interpolation between bin centres, around the circle (with `split`,
-        around the day of the row's kind: weekend rows read the second half)."""
-        n_bins = len(profile) // 2 if split else len(profile)
-        offset = np.where(is_weekend(us), n_bins, 0) if split else 0
+    def _lookup(profile: np.ndarray, us: np.ndarray, period: int) -> np.ndarray:
+        """Linear interpolation between bin centres, around the circle."""
+        n_bins = len(profile)
         position = (us % period) * n_bins / period - 0.5
         left = np.floor(position).astype(np.int64)
         frac = (position - left)[:, None]
-        return (1 - frac) * profile[offset + left % n_bins] + frac * profile[
-            offset + (left + 1) % n_bins
-        ]
+        return (1 - frac) * profile[left % n_bins] + frac * profile[(left + 1) % n_bins]
 
     def values(self, ts: np.ndarray) -> np.ndarray:
         """The profile at each timestamp, (n, f)."""
         if self.profile_ is None or self.period_us is None:
             raise ValueError("no seasonal profile")
-        us = _local_us(ts, self.params.timezone)
-        return self._lookup(self.profile_, us, self.period_us, getattr(self, "split_", False))
+        return self._lookup(self.profile_, _local_us(ts, self.params.timezone), self.period_us)
 
     def multipliers(self, ts: np.ndarray) -> np.ndarray:
         """The noise multiplier at each timestamp, (n, f); ones when the noise is flat."""
         noise = getattr(self, "noise_", None)
         if noise is None or self.period_us is None:
             return np.ones((len(ts), 1 if self.profile_ is None else self.profile_.shape[1]))
-        us = _local_us(ts, self.params.timezone)
-        return self._lookup(noise, us, self.period_us, getattr(self, "split_", False))
-
-
-def _bin_of(us: np.ndarray, period: int, n_bins: int, split: bool) -> np.ndarray:
-    """Each row's bin; with `split` the first half of the bins is for Monday-Friday."""
-    per_period = n_bins // 2 if split else n_bins
-    bins = ((us % period) * per_period // period).astype(np.int64)
-    return bins + np.where(is_weekend(us), per_period, 0) if split else bins
+        return self._lookup(noise, _local_us(ts, self.params.timezone), self.period_us)
 
 
 def _fill_circular(profile: np.ndarray) -> np.ndarray:

@@ -220,9 +220,7 @@ def test_default_configuration_is_the_benchmarked_one() -> None:
     assert config.max_events_per_week == 1.0 and config.seasonality.mode == "auto"
     assert config.robust_residual.trend and config.robust_residual.window == 40
     assert config.alarm is None and config.smoothing == 0
-    assert config.members_context_rows == 40
-    assert config.seasonal_level is not None and config.seasonal_level.window == 12
-    assert config.context_rows == 12 + 288 - 1  # the seasonal level's hour and its day
+    assert config.context_rows == 40
 
 
 def test_quantile_threshold_never_flags_more_than_the_contamination_on_ties() -> None:
