@@ -321,7 +321,10 @@ class EnsembleDetector:
                 hi = mid
             else:
                 lo = mid + 1
-        epsilon = float(candidates[lo])
+        # the lowest threshold with that count: just above the highest statistic it leaves
+        # unflagged, not at the next one up (a real incident in the training rows would
+        # otherwise lift the threshold to its own peak, and every smaller one goes unseen)
+        epsilon = float(np.nextafter(candidates[lo - 1] if lo > 0 else floor, np.inf))
         self.error_threshold_ = epsilon
         self.threshold_ = float(self._final(np.array([epsilon]))[0])
         return (

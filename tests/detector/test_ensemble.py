@@ -111,3 +111,27 @@ def test_config_hash_changes_with_settings() -> None:
     assert DetectorConfig().config_hash() != DetectorConfig(contamination=0.02).config_hash()
     with pytest.raises(ValueError, match="weights name components"):
         DetectorConfig(weights={"lstm": 1.0})
+
+
+def test_the_event_budget_raises_the_threshold_no_further_than_it_must() -> None:
+    """Two weeks of training rows with six 6-sigma spikes on different days (more events
+    than the budget of 1 a week allows) and one 100-sigma incident: the threshold rises
+    just above the spikes, not to the incident's own peak, so a 30-sigma spike later is
+    still found."""
+    rng = np.random.default_rng(4)
+    n = 14 * 288
+    x = 100 + rng.standard_normal(n + 288)
+    ts = np.datetime64("2026-03-02") + np.timedelta64(5, "m") * np.arange(len(x))
+    for day in range(1, 13, 2):
+        x[day * 288 + 100] += 6.0
+    x[6 * 288 + 200] += 100.0
+    config = DetectorConfig(components=["robust_residual"], seasonality={"mode": "off"})
+    model = EnsembleDetector(config).fit(x[:n, None], ts=ts[:n])
+    assert "threshold raised" in model.training_summary["budget"]
+    assert model.error_threshold_ is not None and model.error_threshold_ < 20
+    later = x[n:].copy()
+    later[150] += 30.0
+    ctx = config.context_rows
+    rows = np.concatenate([x[n - ctx : n], later])
+    found = model.score(rows[:, None], ts=ts[n - ctx :])
+    assert found.is_anomaly[ctx + 150]
