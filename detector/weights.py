@@ -7,8 +7,7 @@ from the median absolute first difference), with random signs. Every fitted
 component scores the copy; its weight is its average precision at finding the
 injected anomalies above the chance level, (AP - prevalence) / (1 - prevalence), and
 the weights are normalised to sum to 1 (all equal when none beats chance), after
-raising each lift to a power (`sharpness`, see `sharpness_for`) so that a clearly
-better component dominates.
+squaring (`sharpness`) so that a clearly better component dominates.
 Components that see these anomalies well, on this series, dominate; one that has
 collapsed (an autoencoder reproducing its input, a forest that cannot split a
 repetitive series) gets a small weight instead of diluting the others. The labels
@@ -29,35 +28,6 @@ from detector.metrics import average_precision
 
 RATE = 0.01
 LOW, HIGH = 3.0, 6.0
-
-SHARPNESS_ONE_COLUMN = 2.5
-"""Lifts of a one-column model's members are raised to this power before normalising.
-
-Chosen on the tuning data (NAB's odd-numbered files as shipped, seed-benchmark seeds
-0-9), where the power trades one benchmark against the other: NAB standard 58.1 at
-4, 59.6 at 3.5, 61.1 at 3, 62.4 at 2.5, 62.3 at 2, 64.2 at 1.5, 64.7 at 1; the seed
-benchmark's recommended F1 0.660 at 4, 0.656 at 3, 0.651 at 2.5, 0.646 at 2, 0.639
-at 1.5, 0.628 at 1. On many NAB series the Isolation Forest and the residual both
-find the injected anomalies almost perfectly, and at 4 the forest took more than 0.9
-of the weight in 23% of the tuning split's fits (13% at 2.5) and the level-shift
-member 12% on average (16%), so the forest's error, bounded near 8 sigmas, ranked
-real anomalies nearly alone; at 2.5 four more NAB windows were found and one lost.
-On the seed benchmark the residual alone sees the point anomalies, and every share
-the others gain dilutes it. 2.5 is the lowest power tried that kept the seed
-benchmark within 0.01 of what 4 gave. Not a setting: the value is a compromise
-between benchmarks, not something a monitor's data tells its owner how to choose.
-"""
-
-SHARPNESS_SEVERAL_COLUMNS = 4.0
-"""With several columns the cross-sectional residual is the member that sees a sensor
-leaving its partners and should keep its dominant share: on the multivariate benchmark
-(tuning seeds 0-4) a power of 3 (2.5, 2) instead of 4 gave F1 0.336 (0.332, 0.331)
-instead of 0.341 and 0.09 false events a day instead of 0.01."""
-
-
-def sharpness_for(n_columns: int) -> float:
-    """The power applied to the members' lifts for a model of `n_columns` columns."""
-    return SHARPNESS_ONE_COLUMN if n_columns == 1 else SHARPNESS_SEVERAL_COLUMNS
 
 
 def noise_scale(X: np.ndarray) -> np.ndarray:
@@ -106,13 +76,12 @@ def auto_weights(
     label_length: int,
     settle: int = 0,
     natural_rate: float = 0.05,
-    sharpness: float | None = None,
+    sharpness: float = 4.0,
 ) -> tuple[dict[str, float], dict[str, float]]:
     """(weights summing to 1, each component's AP on the injected anomalies).
 
     AP ranks each injected anomaly by its highest error over its rows against every
-    untouched row: finding a shift on its third row counts as finding it. `sharpness`
-    defaults to `sharpness_for(X.shape[1])`.
+    untouched row: finding a shift on its third row counts as finding it.
     """
     injected, events, touched = inject(X, seed, shift_length, label_length, settle)
     errors = errors_of(injected)
@@ -127,20 +96,11 @@ def auto_weights(
     for name, e in errors.items():
         found = np.array([e[a : b + 1].max() for a, b in events])
         aps[name] = average_precision(labels, np.concatenate([found, e[negatives]]))
-    power = sharpness_for(X.shape[1]) if sharpness is None else sharpness
-    return weights_from_aps(aps, prevalence, power), aps
-
-
-def weights_from_aps(
-    aps: dict[str, float], prevalence: float, sharpness: float
-) -> dict[str, float]:
-    """Weights summing to 1: each AP's lift over chance, (AP - prevalence) / (1 - prevalence)
-    (0 when below chance), to the power `sharpness`; all equal when none beats chance."""
     lift = {
         name: (max(ap - prevalence, 0.0) / (1 - prevalence)) ** sharpness
         for name, ap in aps.items()
     }
     total = sum(lift.values())
     if total <= 0:
-        return dict.fromkeys(aps, 1.0 / len(aps))
-    return {name: v / total for name, v in lift.items()}
+        return dict.fromkeys(errors, 1.0 / len(errors)), aps
+    return {name: v / total for name, v in lift.items()}, aps

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 import pytest
 
@@ -13,7 +11,6 @@ from detector.config import smoothing_length
 from detector.level_shift import LevelShift
 from detector.smoothing import ewma
 from detector.thresholds import quantile_threshold, sigma_threshold
-from detector.weights import auto_weights, inject, noise_scale, weights_from_aps
 
 
 def sine(n: int, seed: int = 0, step: float = 0.02) -> np.ndarray:
@@ -214,46 +211,6 @@ def test_auto_weights_favour_the_member_that_sees_the_anomalies() -> None:
     assert detector.weights_["robust_residual"] > 0.8 > detector.weights_["iforest"]
     assert detector.training_summary["injected_ap"]["robust_residual"] > 0.9
     assert set(detector.score(x[:20]).components) == {"iforest", "robust_residual"}
-
-
-def test_weights_raise_each_lift_over_chance_to_the_sharpness() -> None:
-    aps = {"a": 1.0, "b": 0.6, "c": 0.05}
-    weights = weights_from_aps(aps, prevalence=0.1, sharpness=2.5)
-    lift_b = (0.6 - 0.1) / 0.9
-    assert weights["b"] == pytest.approx(lift_b**2.5 / (1 + lift_b**2.5))
-    assert weights["c"] == 0.0 and sum(weights.values()) == pytest.approx(1.0)
-    assert weights_from_aps({"a": 0.05, "b": 0.1}, 0.1, 2.5) == {"a": 0.5, "b": 0.5}
-
-
-def _half_blind_errors(X: np.ndarray) -> Callable[[np.ndarray], dict[str, np.ndarray]]:
-    """Member "sees" finds every injected anomaly; "half" sees them at half their size,
-    among noise. On X itself both are quiet (no natural anomalies)."""
-    noise = np.random.default_rng(1).exponential(0.5, len(X))
-
-    def errors_of(data: np.ndarray) -> dict[str, np.ndarray]:
-        if np.array_equal(data, X):
-            return {"sees": np.zeros(len(X)), "half": np.zeros(len(X))}
-        change = np.abs(data - X).max(axis=1) / noise_scale(X).max()
-        return {"sees": change, "half": 0.5 * change + noise}
-
-    return errors_of
-
-
-@pytest.mark.parametrize("columns", [1, 3])
-def test_auto_weights_are_less_sharp_for_one_column_than_for_several(columns: int) -> None:
-    # one column: the lifts to the power 2.5 (NAB found more windows when the weaker
-    # members kept a share); several: to the power 4, so that the cross-sectional
-    # residual keeps its dominant share on multivariate data
-    rng = np.random.default_rng(0)
-    X = rng.normal(0, 1, (2000, columns))
-    weights, aps = auto_weights(_half_blind_errors(X), X, 0, 8, 3, 0)
-    _, events, touched = inject(X, 0, 8, 3, 0)
-    prevalence = len(events) / (len(events) + int((~touched).sum()))
-    assert aps["sees"] == pytest.approx(1.0) and 0.2 < aps["half"] < 0.9
-    power = 2.5 if columns == 1 else 4.0
-    assert weights == pytest.approx(weights_from_aps(aps, prevalence, power))
-    other = weights_from_aps(aps, prevalence, 4.0 if columns == 1 else 2.5)
-    assert abs(weights["half"] - other["half"]) > 0.03
 
 
 def test_default_configuration_is_the_benchmarked_one() -> None:
