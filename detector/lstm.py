@@ -123,24 +123,14 @@ class LSTMForecaster(_KerasComponent):
         model = build_forecaster(p, w, Z.shape[1])
         self._train(model, inputs, targets)
         residual = np.abs(self._predict(inputs) - targets)  # (rows, columns)
-        split = int(len(residual) * (1 - p.validation_split))
-        enough = len(residual) - split >= 20
-        self.column_scale_ = column_sigmas(residual[split:] if enough else residual)
-        errors = self._combine(residual)
-        held_out = errors[split:] if enough else errors
+        self.column_scale_, held_out = fit_column_errors(residual, p.validation_split)
         self.calibrator_ = EmpiricalCalibrator().fit(held_out)
         self.error_scale_ = noise_sigma(held_out)
         self.band_ = np.quantile(residual, 0.995, axis=0) * self.scaler_.scale_
         return self
 
     def _combine(self, residual: np.ndarray) -> np.ndarray:
-        """A row's error: the column that strays most, in that column's noise sigmas. A
-        mean over columns would hide one sensor's 10-sigma spike among seven quiet ones
-        (as it did before column_scale_; a model saved then keeps its mean)."""
-        scale = getattr(self, "column_scale_", None)
-        if scale is None:
-            return np.asarray(residual.mean(axis=1))
-        return np.asarray((residual / scale).max(axis=1))
+        return strayed_most(residual, getattr(self, "column_scale_", None))
 
     def forecast(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(prediction per row in original units, calibrated error score per row)."""
@@ -162,9 +152,31 @@ class LSTMForecaster(_KerasComponent):
         return self.forecast(X)[1]
 
 
-def column_sigmas(residual: np.ndarray) -> np.ndarray:
+def _column_sigmas(residual: np.ndarray) -> np.ndarray:
     """Noise sigma of each column's |forecast error| (as noise_sigma, column by column)."""
     return np.array([noise_sigma(column) for column in residual.T])
+
+
+def strayed_most(residual: np.ndarray, column_scale: np.ndarray | None) -> np.ndarray:
+    """A row's error: the column that strays most, in that column's noise sigmas. A mean
+    over columns would hide one sensor's 10-sigma spike among seven quiet ones (a model
+    saved before it had column scales passes None and keeps its mean)."""
+    if column_scale is None:
+        return np.asarray(residual.mean(axis=1))
+    return np.asarray((residual / column_scale).max(axis=1))
+
+
+def fit_column_errors(
+    residual: np.ndarray, validation_split: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """(each column's noise sigma, the rows' errors to calibrate on) from training
+    |errors| (rows, columns): both from the validation tail when it has 20 rows or more,
+    so that they describe errors on rows the network was not fitted to."""
+    split = int(len(residual) * (1 - validation_split))
+    enough = len(residual) - split >= 20
+    scale = _column_sigmas(residual[split:] if enough else residual)
+    errors = strayed_most(residual, scale)
+    return scale, errors[split:] if enough else errors
 
 
 class LSTMAutoencoder(_KerasComponent):

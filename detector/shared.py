@@ -32,7 +32,12 @@ from detector.calibration import EmpiricalCalibrator
 from detector.config import DetectorConfig
 from detector.ensemble import EnsembleDetector, SeasonalView
 from detector.errors import DetectorError, InsufficientDataError
-from detector.lstm import build_autoencoder, build_forecaster, column_sigmas
+from detector.lstm import (
+    build_autoencoder,
+    build_forecaster,
+    fit_column_errors,
+    strayed_most,
+)
 from detector.persistence import read_artifact, write_artifact
 from detector.windows import padded_windows, windows
 
@@ -300,11 +305,7 @@ class SharedLSTMView:
                 clean = windows(normal_mask[:, None].astype(float), self.length).min(axis=(1, 2))
                 if (clean > 0).sum() >= max(20, len(residual) // 4):
                     residual = residual[clean > 0]
-        split = int(len(residual) * (1 - self.validation_split))
-        enough = len(residual) - split >= 20
-        self.column_scale_ = column_sigmas(residual[split:] if enough else residual)
-        errors = self._combine(residual)
-        sample = errors[split:] if enough else errors
+        self.column_scale_, sample = fit_column_errors(residual, self.validation_split)
         self.calibrator_ = EmpiricalCalibrator().fit(sample)
         self.error_scale_ = _noise_sigma(sample)
         if self.name == FORECASTER:
@@ -321,13 +322,7 @@ class SharedLSTMView:
         return self._combine(np.abs(predicted[:, -1, :] - inputs[:, -1, :])), None
 
     def _combine(self, residual: np.ndarray) -> np.ndarray:
-        """A row's error: the column that strays most, in that column's noise sigmas, as
-        in the per-series forecaster (a mean hides one sensor's spike among quiet ones;
-        a view saved before column_scale_ keeps its mean)."""
-        scale = getattr(self, "column_scale_", None)
-        if scale is None:
-            return np.asarray(residual.mean(axis=1))
-        return np.asarray((residual / scale).max(axis=1))
+        return strayed_most(residual, getattr(self, "column_scale_", None))
 
     def score(self, X: np.ndarray) -> np.ndarray:
         return self.calibrator_.transform(self._raw(X)[0])
