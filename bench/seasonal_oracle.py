@@ -90,6 +90,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--days", type=int, default=28)
     parser.add_argument("--train-days", type=int, default=14)
     args = parser.parse_args(argv)
+    if args.series < 1 or args.train_days < 1:
+        parser.error("--series and --train-days must be at least 1")
+    if args.days < args.train_days + 4:  # the generator's rule (bench/seasonal_benchmark.py)
+        parser.error(f"--days must be at least --train-days + 4 ({args.train_days + 4})")
     print(
         f"{'series':12} {'peak mean':>9} {'drop z':>7} {'clean days':>10} "
         f"{'false one-sided':>15} {'/day':>6} {'false two-sided':>15} {'/day':>6}"
@@ -105,6 +109,9 @@ def main(argv: list[str] | None = None) -> int:
         drop = next(i for i in series.incidents if i.kind == "drop")
         needed = float(-z[drop.start : drop.end].min())  # windows ending inside the hour
         days = clean_days(series, args.train_days, args.days)
+        if not days:
+            print(f"{series.name:12} no streamed day without an incident")
+            continue
         one = false_events(-z >= needed, days)
         two = false_events(np.abs(z) >= needed, days)
         print(

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
@@ -41,3 +42,14 @@ def test_false_events_split_after_an_hour_and_skip_incident_days() -> None:
     day = days[0] * 288
     beyond[[day + 10, day + 11, day + 20, day + 100]] = True  # 9 rows (< an hour) join, 80 not
     assert false_events(beyond, days) == 2
+
+
+def test_too_few_days_is_one_error_line_and_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    from bench.seasonal_oracle import main
+
+    with pytest.raises(SystemExit) as stop:
+        main(["--days", "17", "--train-days", "14"])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].endswith("error: --days must be at least --train-days + 4 (18)")
+    assert not any("Traceback" in line for line in err)
