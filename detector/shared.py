@@ -39,6 +39,7 @@ from detector.lstm import (
     strayed_most,
 )
 from detector.persistence import read_artifact, write_artifact
+from detector.thresholds import noise_sigma
 from detector.windows import padded_windows, windows
 
 FORECASTER = "lstm_forecaster"
@@ -307,7 +308,7 @@ class SharedLSTMView:
                     residual = residual[clean > 0]
         self.column_scale_, sample = fit_column_errors(residual, self.validation_split)
         self.calibrator_ = EmpiricalCalibrator().fit(sample)
-        self.error_scale_ = _noise_sigma(sample)
+        self.error_scale_ = noise_sigma(sample)
         if self.name == FORECASTER:
             self.band_ = np.quantile(residual, 0.995, axis=0) * self.scale_
         return self
@@ -360,15 +361,6 @@ class SharedLSTMView:
         state = dict(self.__dict__)
         state["_shared"] = None  # saved once per monitor, referenced by path and sha256
         return state
-
-
-def _noise_sigma(errors: np.ndarray) -> float:
-    """Robust scale of normal errors: median / 0.6745 (half-normal), else the std."""
-    median = float(np.median(errors))
-    if median > 0:
-        return median / 0.6744897501960817
-    spread = float(np.std(errors))
-    return spread if spread > 0 else 1.0
 
 
 class SharedLSTMDetector(EnsembleDetector):
