@@ -4,10 +4,12 @@ deployment would see them, scored with NAB's rules (detector/nab.py).
 As shipped (the headline; nothing tuned on NAB's labels):
 
     .venv/bin/python bench/nab_benchmark.py --as-shipped [--export DIR] [--set key=value]
+        [--retrain-window 28d] [--retrain-every 1d]
 
 streams every file through bench/shipped.py (the default DetectorConfig, the default
-retrain policy, ticks of 12 rows, the detector's own threshold, the product's alert
-events) and scores the event openings as given (1.0 on the row that would be
+retrain policy with its window/age replaced by --retrain-window/--retrain-every when
+given, ticks of 12 rows, the detector's own threshold, the product's alert events)
+and scores the event openings as given (1.0 on the row that would be
 notified). `--export DIR` writes DIR/<category>/<file>.csv (timestamp,anomaly_score)
 for NAB's own scorer. Figures are printed for the tuning split (odd-numbered files in
 sorted order), the held-out split (even-numbered) and the whole corpus, beside an
@@ -55,6 +57,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from anomwatch.config import RetrainPolicy  # noqa: E402
+from bench.shipped import retrain_policy  # noqa: E402
 from detector import DetectorConfig, EnsembleDetector  # noqa: E402
 from detector.alarms import aggregate  # noqa: E402
 from detector.nab import (  # noqa: E402
@@ -142,8 +146,8 @@ def sweep(
     """(best normalised score, its threshold) over candidate thresholds."""
     scorable = []
     for f in files:
-        window_of, value = _row_values(f, profile)
-        scorable.append(Scorable(window_of, value, len(f.windows), f.probation, profile.fn))
+        window_of, row_value = _row_values(f, profile)
+        scorable.append(Scorable(window_of, row_value, len(f.windows), f.probation, profile.fn))
     pooled = np.concatenate([s[f.probation :] for s, f in zip(scores, files, strict=True)])
     top = np.sort(pooled)[::-1]
     candidates = np.unique(
@@ -179,10 +183,12 @@ def parse_sets(pairs: list[str]) -> dict[str, Any]:
     return out
 
 
-def shipped_file(args: tuple[str, dict[str, Any], int]) -> tuple[str, dict[str, Any]]:
+def shipped_file(
+    args: tuple[str, dict[str, Any], int, RetrainPolicy | None],
+) -> tuple[str, dict[str, Any]]:
     from bench.shipped import stream_series
 
-    path, overrides, tick_rows = args
+    path, overrides, tick_rows, retrain = args
     frame = pd.read_csv(path)
     # machine_temperature has one row earlier than the one before it (a clock step); a
     # source query sorts by time, NAB scores by row: keep the rows, never let time go back
@@ -193,7 +199,7 @@ def shipped_file(args: tuple[str, dict[str, Any], int]) -> tuple[str, dict[str, 
     started = time.perf_counter()
     if tick_rows == 0:  # the replay's ticks (bench/nab_replay.py): about 100 per file
         tick_rows = default_rows_per_tick(len(values))
-    result = stream_series(values, ts, probation, config, tick_rows=tick_rows)
+    result = stream_series(values, ts, probation, config, retrain=retrain, tick_rows=tick_rows)
     return path, {
         "score": result.score,
         "flags": result.flags,
@@ -241,6 +247,12 @@ def as_shipped(argv: list[str]) -> None:
         "--tick-rows", type=int, default=12, help="0: the NAB replay's ~100 ticks per file"
     )
     parser.add_argument("--files", default="", help="only files whose path matches")
+    parser.add_argument(
+        "--retrain-window", default="", help="history per fit, e.g. 28d (default: the product's)"
+    )
+    parser.add_argument(
+        "--retrain-every", default="", help="refit when this old, e.g. 12h (default: the product's)"
+    )
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", default="/tmp/anomwatch-bench/nab_shipped.jsonl")
     parser.add_argument("--no-oracle", action="store_true")
@@ -258,6 +270,11 @@ def as_shipped(argv: list[str]) -> None:
         first = str(exc).splitlines()
         print(f"error: --set: {' '.join(first[1:3]) if len(first) > 2 else exc}", file=sys.stderr)
         sys.exit(2)
+    try:
+        retrain = retrain_policy(args.retrain_window, args.retrain_every)
+    except ValueError as exc:
+        print(f"error: --retrain-window/--retrain-every: {exc}", file=sys.stderr)
+        sys.exit(2)
     labels = json.loads((NAB / "labels" / "combined_windows.json").read_text())
     every = sorted((NAB / "data").glob("*/*.csv"))
     parity = {"tuning": 1, "heldout": 0}.get(args.split)
@@ -267,7 +284,7 @@ def as_shipped(argv: list[str]) -> None:
         if re.search(args.files, str(p)) and (parity is None or i % 2 == parity)
     ]
     started = time.perf_counter()
-    jobs = [(str(p), overrides, args.tick_rows) for p in paths]
+    jobs = [(str(p), overrides, args.tick_rows, retrain) for p in paths]
     with ProcessPoolExecutor(args.workers) as pool:
         streamed = dict(pool.map(shipped_file, jobs))
     elapsed = time.perf_counter() - started
@@ -300,7 +317,8 @@ def as_shipped(argv: list[str]) -> None:
     fit_s = sum(float(streamed[str(p)]["fit_seconds"]) for p in paths)
     print(
         f"\nNAB as shipped: {len(files)} files, {n_rows} rows, settings "
-        f"{json.dumps(overrides) if overrides else 'defaults'}, ticks of {args.tick_rows} rows; "
+        f"{json.dumps(overrides) if overrides else 'defaults'}, ticks of {args.tick_rows} rows, "
+        f"retrain every {retrain.every} on the last {retrain.window}; "
         f"{flagged} rows flagged ({flagged / n_rows:.2%}), {events} alert events, "
         f"{fits} fits ({fit_s / max(fits, 1):.2f} s each), {elapsed:.0f} s on {args.workers} procs"
     )
@@ -312,6 +330,7 @@ def as_shipped(argv: list[str]) -> None:
         "at": datetime.now().isoformat(timespec="seconds"),
         "settings": overrides,
         "tick_rows": args.tick_rows,
+        "retrain": retrain.model_dump(mode="json"),
         "files": len(files),
         "flag_rate": flagged / n_rows,
         "events": events,

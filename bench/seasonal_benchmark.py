@@ -1,14 +1,15 @@
 """Seasonal benchmark: daily/weekly 5-minute metrics streamed as the product streams them.
 
     nice -n 10 .venv/bin/python bench/seasonal_benchmark.py [--series 40] [--days 28]
-        [--config JSON]... [--set key=value]... [--lstm] [--workers 2]
-        [--out /tmp/anomwatch-bench/seasonal.jsonl | --record]
+        [--retrain-window 28d] [--retrain-every 1d] [--config JSON]... [--set key=value]...
+        [--lstm] [--workers 2] [--out /tmp/anomwatch-bench/seasonal.jsonl | --record]
 
 Data: bench/seasonal_data.py (seeded; contextual drops and surges, spikes, level
 shifts that persist, many clean days). Each series and configuration goes through
 the shipped path of bench/shipped.py, as a monitor with the default `retrain`
-policy sees it: trained on the first `--train-days` days, then the rows arrive in
-ticks of `--chunk` rows; the model is refitted on the last `retrain.window` of rows
+policy sees it (its window and age replaced by --retrain-window/--retrain-every when
+given): trained on the first `--train-days` days, then the rows arrive in ticks of
+`--chunk` rows; the model is refitted on the last `retrain.window` of rows
 when it is older than `retrain.every`, each tick is scored with
 `config.context_rows` rows of context and the rows' timestamps, and flags become
 alert events with the product's tracker (detector/events.py, EventParams()
@@ -284,6 +285,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--chunk", type=int, default=12, help="rows per tick")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--tolerance", type=float, default=30.0, help="minutes after a start")
+    parser.add_argument(
+        "--retrain-window", default="", help="history per fit, e.g. 28d (default: the product's)"
+    )
+    parser.add_argument(
+        "--retrain-every", default="", help="refit when this old, e.g. 12h (default: the product's)"
+    )
     parser.add_argument("--config", action="append", default=[], help="JSON detector settings")
     parser.add_argument("--set", action="append", default=[], help="key=value on the default")
     parser.add_argument("--lstm", action="store_true", help="add the small LSTM variants")
@@ -296,6 +303,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         raise UsageError("--series, --chunk and --workers must be at least 1")
     if args.days < args.train_days + 4:
         raise UsageError(f"--days must be at least --train-days + 4 ({args.train_days + 4})")
+    try:
+        args.policy = shipped.retrain_policy(args.retrain_window, args.retrain_every)
+    except ValueError as exc:
+        raise UsageError(f"--retrain-window/--retrain-every: {exc}") from None
     return args
 
 
@@ -303,7 +314,7 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
     configs = [(n, c) for n, c in configurations(args) if args.only in n]
     series = generate(args.seed, args.series, args.days, args.train_days)
     train_rows = args.train_days * PER_DAY
-    policy, critical = RetrainPolicy(), SeverityPolicy().critical_score
+    policy, critical = args.policy, SeverityPolicy().critical_score
     tolerance = np.timedelta64(int(args.tolerance * 60), "s")
     days_streamed = float(args.days - args.train_days)
     incidents = sum(len(s.incidents) for s in series)
@@ -362,7 +373,7 @@ def write_line(args: argparse.Namespace, rows: list[dict[str, Any]]) -> Path:
         "chunk": args.chunk,
         "seed": args.seed,
         "tolerance_min": args.tolerance,
-        "retrain": RetrainPolicy().model_dump(mode="json"),
+        "retrain": args.policy.model_dump(mode="json"),
         "events": EventParams().model_dump(mode="json"),
         "results": rows,
     }

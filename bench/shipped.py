@@ -9,10 +9,27 @@ from __future__ import annotations
 
 import numpy as np
 
+from anomwatch.config import RetrainPolicy
 from anomwatch.replay import StreamResult, stream_series
 from detector.events import EventParams, track_events
 
-__all__ = ["StreamResult", "event_starts", "stream_series"]
+__all__ = ["StreamResult", "event_starts", "retrain_policy", "stream_series"]
+
+
+def retrain_policy(window: str | None = None, every: str | None = None) -> RetrainPolicy:
+    """The product's default RetrainPolicy, with `window`/`every` ("28d", "12h") replaced
+    where given: the benchmarks' --retrain-window/--retrain-every. A bad duration is a
+    ValueError of one line."""
+    given = {k: v for k, v in (("window", window), ("every", every)) if v}
+    try:
+        policy = RetrainPolicy.model_validate(given)
+    except ValueError as exc:
+        errors = getattr(exc, "errors", None)
+        detail = errors()[0]["msg"] if callable(errors) else str(exc)
+        raise ValueError(f"retrain policy {given}: {detail}") from None
+    if policy.window.total_seconds() <= 0:
+        raise ValueError(f"retrain policy {given}: the window must be longer than 0")
+    return policy
 
 
 def event_starts(

@@ -1,0 +1,91 @@
+"""The benchmarks' --retrain-window/--retrain-every: the product's RetrainPolicy with its
+window or age replaced, a bad duration one error line and exit 2."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from anomwatch.config import RetrainPolicy  # noqa: E402
+from bench import nab_benchmark, seasonal_benchmark  # noqa: E402
+from bench.shipped import retrain_policy  # noqa: E402
+
+
+def test_unset_options_keep_the_product_default() -> None:
+    assert retrain_policy() == RetrainPolicy()
+    assert retrain_policy("", "") == RetrainPolicy()
+
+
+def test_window_and_every_replace_only_their_field() -> None:
+    policy = retrain_policy("28d")
+    assert policy.window == timedelta(days=28)
+    assert policy.every == RetrainPolicy().every
+    assert policy.max_points == RetrainPolicy().max_points
+    assert retrain_policy(None, "12h").every == timedelta(hours=12)
+
+
+@pytest.mark.parametrize("window", ["28x", "0d"])
+def test_a_bad_window_is_a_one_line_value_error(window: str) -> None:
+    with pytest.raises(ValueError) as info:
+        retrain_policy(window)
+    assert len(str(info.value).splitlines()) == 1
+
+
+def test_seasonal_streams_and_records_the_given_policy(tmp_path: Path) -> None:
+    args = seasonal_benchmark.parse_args(
+        ["--retrain-window", "28d", "--out", str(tmp_path / "s.jsonl")]
+    )
+    assert args.policy.window == timedelta(days=28)
+    assert seasonal_benchmark.parse_args([]).policy == RetrainPolicy()
+    line = json.loads(seasonal_benchmark.write_line(args, []).read_text())
+    assert (
+        line["retrain"]["window"]
+        == RetrainPolicy(window=timedelta(days=28)).model_dump(mode="json")["window"]
+    )
+
+
+def test_seasonal_bad_window_is_one_error_line_and_exit_2(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert seasonal_benchmark.main(["--retrain-window", "4 weeks", "--series", "1"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: --retrain-window")
+
+
+def test_nab_as_shipped_bad_window_is_one_error_line_and_exit_2(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as info:
+        nab_benchmark.as_shipped(["--as-shipped", "--retrain-window", "0d"])
+    assert info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: --retrain-window")
+
+
+def test_nab_passes_the_policy_to_the_stream(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """shipped_file hands its job's policy to the shipped stream."""
+    import bench.shipped as shipped_module
+
+    seen: list[object] = []
+    real = shipped_module.stream_series
+
+    def spy(*a: Any, **kw: Any) -> shipped_module.StreamResult:
+        seen.append(kw.get("retrain"))
+        return real(*a, **kw)
+
+    monkeypatch.setattr(shipped_module, "stream_series", spy)
+    csv = tmp_path / "probe.csv"
+    stamps = [f"2020-01-01 {h:02d}:{m:02d}:00" for h in range(24) for m in range(0, 60, 5)]
+    csv.write_text("timestamp,value\n" + "".join(f"{t},{i % 7}\n" for i, t in enumerate(stamps)))
+    policy = retrain_policy("28d")
+    nab_benchmark.shipped_file((str(csv), {"components": ["iforest"]}, 12, policy))
+    assert seen == [policy]
