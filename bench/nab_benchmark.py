@@ -46,7 +46,7 @@ import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +75,7 @@ NAB = ROOT.parent / "shared" / "data" / "nab"
 RECORDED = ROOT / "bench" / "results" / "nab.jsonl"
 SCRATCH = Path("/tmp/anomwatch-bench/nab.jsonl")  # default: outside tracked files
 TARGET_TICKS = 100  # the NAB replay ticks each file about this many times
+DAY = timedelta(days=1)
 
 
 def default_rows_per_tick(n_rows: int) -> int:
@@ -318,7 +319,7 @@ def as_shipped(argv: list[str]) -> None:
     print(
         f"\nNAB as shipped: {len(files)} files, {n_rows} rows, settings "
         f"{json.dumps(overrides) if overrides else 'defaults'}, ticks of {args.tick_rows} rows, "
-        f"retrain every {retrain.every} on the last {retrain.window}; "
+        f"retrain every {retrain.every / DAY:g} d on the last {retrain.window / DAY:g} d; "
         f"{flagged} rows flagged ({flagged / n_rows:.2%}), {events} alert events, "
         f"{fits} fits ({fit_s / max(fits, 1):.2f} s each), {elapsed:.0f} s on {args.workers} procs"
     )
