@@ -13,15 +13,16 @@ and the reason is kept for the run's notes.
 
 Noise often grows with the level (2% of 500 at the peak is five times 2% of 100 at
 night); one global noise scale would then flag every busy hour. So the profile also
-keeps a noise multiplier per bin (the robust spread of the residuals in that bin over
-the median spread), used when the bins differ by more than `HETEROSCEDASTIC` x. The
-spread is that of the residuals' steps from row to row, the noise the members see:
-the residuals themselves also vary from day to day (a swing that grows with a trend,
+keeps a noise multiplier per bin (the robust spread of the residuals' row-to-row
+steps in that bin over the median bin's), used when the bins differ by more than
+`HETEROSCEDASTIC` x. Steps, because they hold the noise the members see: the
+residuals themselves also vary from day to day (a swing that grows with a trend,
 weekdays and weekends), most at the peak and the trough, and that drift, which every
 member follows locally, would inflate those bins and magnify the steep hours' noise
 (on a daily sine growing 10-30% a month: mean errors of 1.45 sigmas in the steep
-hours against 0.6 at the trough, and 9 false events in 14 days). No bin's noise is less than the value quantum of a quantised series: a quiet
-hour that sits on one value would otherwise make one ordinary step many sigmas.
+hours against 0.6 at the trough, and 9 false events in 14 days). No bin's noise is
+less than the value quantum of a quantised series: a quiet hour that sits on one
+value would otherwise make one ordinary step many sigmas.
 """
 
 from __future__ import annotations
