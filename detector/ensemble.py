@@ -21,7 +21,7 @@ from detector.events import EventParams, track_events
 from detector.iforest import IForestComponent
 from detector.level_shift import LevelShift
 from detector.metrics import best_f1_threshold
-from detector.noise import noise_floor
+from detector.noise import noise_floor, value_quantum
 from detector.persistence import read_artifact, write_artifact
 from detector.residual import RobustResidual
 from detector.result import ComponentOutput, Detection
@@ -229,7 +229,8 @@ class EnsembleDetector:
         if ts is None:
             return "off: fitted without timestamps"
         profile = SeasonalProfile(self.config.seasonality)
-        note = profile.fit(X, ts).note
+        quantum = np.array([value_quantum(X[:, j]) for j in range(X.shape[1])])
+        note = profile.fit(X, ts, quantum).note
         if profile.active:
             self.seasonal_ = profile
             self.seasonal_center_ = np.median(X - profile.values(ts), axis=0)

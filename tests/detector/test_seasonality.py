@@ -199,3 +199,59 @@ def test_a_timestamp_step_that_changes_keeps_the_profile() -> None:
     assert model.seasonal_ is not None and model.seasonal_.period_us == DAY_US
     fresh = slice(len(x) - 1440, len(x))
     assert model.score(x[fresh][:, None], ts=ts[fresh]).is_anomaly.mean() < 0.01
+
+
+def growing_sine(days: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """A smooth day (100 at 03:00, 400 at 15:00) whose swing grows 30% over the days,
+    with noise of 2% of the value: the noisiest hour is the busiest."""
+    rng = np.random.default_rng(seed)
+    ts = np.datetime64("2026-03-02T00:00") + STEP * np.arange(days * PER_DAY)
+    rows = np.arange(len(ts))
+    hour = (rows % PER_DAY) / 12
+    curve = 0.5 + 0.5 * np.sin(2 * np.pi * (hour - 9) / 24)
+    base = 100 + 300 * curve * (1 + 0.3 * rows / len(rows))
+    return base * (1 + 0.02 * rng.standard_normal(len(ts))), ts
+
+
+def test_noise_multipliers_follow_the_noise_not_the_day_to_day_drift() -> None:
+    """The multiplier is the point-to-point noise of each time of day. The swing that grows
+    from day to day is no noise a member sees (each follows the level locally), so it must
+    not inflate the peak and the trough (where the days differ most) over the steep hours:
+    the members would then see the steep hours' noise magnified and flag them."""
+    x, ts = growing_sine(14)
+    profile = SeasonalProfile(SeasonalityParams())
+    assert profile.fit(x[:, None], ts).period == "daily"
+    day = ts[:PER_DAY]
+    multiplier = profile.multipliers(day)[:, 0]
+    trough, steep, peak = multiplier[3 * 12], multiplier[9 * 12], multiplier[15 * 12]
+    assert trough < steep < peak  # as the noise: 2% of about 115, 290 and 460
+    assert peak / trough > 2
+    model = EnsembleDetector(seasonal_config()).fit(x[:, None], ts=ts)
+    errors = model.components["robust_residual"].errors(model._deseasoned(x[:, None], ts)[0])
+    hour = (np.arange(len(x)) % PER_DAY) // 12
+    steep_hours = np.isin(hour, [8, 9, 10, 20, 21, 22])
+    assert errors[steep_hours].mean() < 1.3 * errors[~steep_hours].mean()
+
+
+def test_a_quiet_hour_of_a_quantised_series_keeps_one_quantum_one_floor() -> None:
+    """Nights that sit on one value of a quantised gauge have no measurable noise; their
+    multiplier must not shrink the noise below one quantum, or an ordinary one-quantum
+    step at night is many sigmas (and the event budget then lifts the threshold to it,
+    blinding every other hour)."""
+    rng = np.random.default_rng(4)
+    ts = np.datetime64("2026-03-02T00:00") + STEP * np.arange(15 * PER_DAY)
+    hour = (np.arange(len(ts)) % PER_DAY) / 12
+    base = 100 + 300 * np.exp(-(((hour - 14) / 3.5) ** 2))
+    x = np.round(base * (1 + 0.03 * rng.standard_normal(len(ts))) / 20) * 20
+    train = 14 * PER_DAY
+    model = EnsembleDetector(seasonal_config()).fit(x[:train, None], ts=ts[:train])
+    assert model.seasonal_ is not None and value_quantum(x[:train]) == pytest.approx(20)
+    day = x[train:].copy()
+    assert np.ptp(day[2 * 12 : 4 * 12]) == 0  # the night sits on one value
+    day[3 * 12] += 20  # one ordinary step of one quantum, for one row
+    ctx = model.config.context_rows
+    window = np.concatenate([x[train - ctx : train], day])
+    found = model.score(window[:, None], ts=ts[train - ctx :])
+    assert model.error_threshold_ is not None
+    assert found.errors[ctx + 3 * 12] < 0.6 * model.error_threshold_
+    assert not found.is_anomaly[ctx:].any()
