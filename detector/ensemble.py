@@ -21,7 +21,7 @@ from detector.events import EventParams, track_events
 from detector.iforest import IForestComponent
 from detector.level_shift import LevelShift
 from detector.metrics import best_f1_threshold
-from detector.noise import noise_floor, value_quantum
+from detector.noise import noise_floor, value_quanta
 from detector.persistence import read_artifact, write_artifact
 from detector.residual import RobustResidual
 from detector.result import ComponentOutput, Detection
@@ -151,8 +151,9 @@ class EnsembleDetector:
             raise DetectorError(f"{len(labels)} label(s) for {len(X)} training row(s)")
         ts = None if ts is None else self._check_ts(ts, len(X))  # once, for every use below
         self.n_features = X.shape[1]
-        self.noise_floor_ = noise_floor(X, self.config.noise_floor)
-        seasonal_note = self._fit_seasonality(X, ts)
+        quanta = value_quanta(X)
+        self.noise_floor_ = noise_floor(X, self.config.noise_floor, quanta)
+        seasonal_note = self._fit_seasonality(X, ts, quanta)
         X, view = self._deseasoned(X, ts)
         self.components = {
             n: build_component(n, self.config)
@@ -222,15 +223,15 @@ class EnsembleDetector:
         self.training_summary["threshold"] = "f1"
         return f1
 
-    def _fit_seasonality(self, X: np.ndarray, ts: np.ndarray | None) -> str:
+    def _fit_seasonality(self, X: np.ndarray, ts: np.ndarray | None, quanta: np.ndarray) -> str:
+        """The profile's noise multipliers never imply less than a column's value quantum."""
         self.seasonal_: SeasonalProfile | None = None
         if self.config.seasonality.mode == "off":
             return "off"
         if ts is None:
             return "off: fitted without timestamps"
         profile = SeasonalProfile(self.config.seasonality)
-        quantum = np.array([value_quantum(X[:, j]) for j in range(X.shape[1])])
-        note = profile.fit(X, ts, quantum).note
+        note = profile.fit(X, ts, quanta).note
         if profile.active:
             self.seasonal_ = profile
             self.seasonal_center_ = np.median(X - profile.values(ts), axis=0)

@@ -23,9 +23,15 @@ def value_quantum(column: np.ndarray) -> float:
     return float(np.median(np.diff(distinct)))
 
 
-def noise_floor(X: np.ndarray, share: float) -> np.ndarray:
-    """Per feature: max(value quantum, share x (99th - 1st percentile))."""
+def value_quanta(X: np.ndarray) -> np.ndarray:
+    """Per feature: value_quantum of the column."""
+    X = np.asarray(X, dtype=float)
+    return np.array([value_quantum(X[:, j]) for j in range(X.shape[1])])
+
+
+def noise_floor(X: np.ndarray, share: float, quanta: np.ndarray | None = None) -> np.ndarray:
+    """Per feature: max(value quantum, share x (99th - 1st percentile)); `quanta`, when
+    the caller has them already (value_quanta(X)), are not computed again."""
     X = np.asarray(X, dtype=float)
     spread = np.quantile(X, 0.99, axis=0) - np.quantile(X, 0.01, axis=0)
-    quantum = np.array([value_quantum(X[:, j]) for j in range(X.shape[1])])
-    return np.maximum(quantum, share * spread)
+    return np.maximum(value_quanta(X) if quanta is None else quanta, share * spread)

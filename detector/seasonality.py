@@ -176,9 +176,9 @@ class SeasonalProfile:
             return None
         steps = pd.DataFrame(np.diff(residual, axis=0))
         centred = steps - steps.groupby(bins[1:]).transform("median")
-        frame = centred.abs().groupby(bins[1:])
+        per_bin = centred.abs().groupby(bins[1:]).median()
         spread = np.full((n_bins, residual.shape[1]), np.nan)
-        spread[frame.median().index.to_numpy()] = frame.median().to_numpy()
+        spread[per_bin.index.to_numpy()] = per_bin.to_numpy()
         spread = _fill_circular(spread)
         spread = (np.roll(spread, 1, axis=0) + spread + np.roll(spread, -1, axis=0)) / 3
         spread = 1.4826 * spread / np.sqrt(2)  # a noise sigma, like the floor

@@ -370,7 +370,7 @@ class SharedLSTMDetector(EnsembleDetector):
         super().__init__(config)
         self._shared_model: SharedLSTM | None = shared
 
-    def _fit_seasonality(self, X: np.ndarray, ts: np.ndarray | None) -> str:
+    def _fit_seasonality(self, X: np.ndarray, ts: np.ndarray | None, quanta: np.ndarray) -> str:
         self.seasonal_ = None  # the shared network is trained on the raw values
         return "off: a shared LSTM models the raw values"
 
