@@ -284,6 +284,13 @@ def as_shipped(argv: list[str]) -> None:
         for i, p in enumerate(every)
         if re.search(args.files, str(p)) and (parity is None or i % 2 == parity)
     ]
+    if not paths:
+        print(
+            f"error: --files {args.files!r} matches no NAB file (--split {args.split}) under "
+            f"{NAB / 'data'}",
+            file=sys.stderr,
+        )
+        sys.exit(2)
     started = time.perf_counter()
     jobs = [(str(p), overrides, args.tick_rows, retrain) for p in paths]
     with ProcessPoolExecutor(args.workers) as pool:

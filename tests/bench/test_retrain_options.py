@@ -89,3 +89,13 @@ def test_nab_passes_the_policy_to_the_stream(
     policy = retrain_policy("28d")
     nab_benchmark.shipped_file((str(csv), {"components": ["iforest"]}, 12, policy))
     assert seen == [policy]
+
+
+def test_nab_as_shipped_files_matching_nothing_is_one_error_line_and_exit_2(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as info:
+        nab_benchmark.as_shipped(["--as-shipped", "--files", "no-such-file"])
+    assert info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: --files 'no-such-file' matches no NAB file")
