@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import update
 
-from anomwatch.config import MonitorConfig, parse_monitors
+from anomwatch.config import MonitorConfig
 from anomwatch.demo import simulate, write_rows
 from anomwatch.errors import AnomwatchError
 from anomwatch.health import check_health
@@ -25,6 +25,7 @@ from anomwatch.store.runs import RunStats, finish_run, start_run
 from anomwatch.store.schema import notifications
 from flows.monitor import run_tick
 from tasks.notify import notify_monitor
+from tests.monitor_specs import hosts_monitor
 from tests.plain_tick import use_plain_tasks
 
 T0 = datetime(2026, 11, 20)
@@ -32,21 +33,7 @@ CPU = {"cpu": (40.0, 15.0, 2.0)}
 
 
 def config(url: str, targets: list[str], **extra: object) -> MonitorConfig:
-    spec = {
-        "name": "hosts",
-        "source": {
-            "url": url,
-            "table": "metrics",
-            "timestamp": "ts",
-            "series": ["host", "metric"],
-            "values": ["value"],
-        },
-        "detector": {"components": ["iforest"], "seed": 1},
-        "retrain": {"window": "2d"},
-        "notify": {"targets": targets},
-        **extra,
-    }
-    return parse_monitors({"monitors": [spec]}).get("hosts")
+    return hosts_monitor(url, **{"notify": {"targets": targets}, **extra})
 
 
 def health_events(store: Store) -> list[tuple[str, str]]:

@@ -10,6 +10,7 @@ from anomwatch.config import parse_monitors
 from anomwatch.demo import Incident, simulate, write_rows
 from anomwatch.store.anomalies import get_watermarks, query_anomalies
 from tasks.backfill import run_backfill
+from tests.monitor_specs import hosts_spec
 
 T0 = datetime(2026, 11, 20)
 SPIKES = (
@@ -48,18 +49,7 @@ FOREST_ONLY = {
 
 
 def monitor_spec(url: str, **detector: object) -> dict:
-    return {
-        "name": "hosts",
-        "source": {
-            "url": url,
-            "table": "metrics",
-            "timestamp": "ts",
-            "series": ["host", "metric"],
-            "values": ["value"],
-        },
-        "detector": {"seed": 1, **detector},
-        "retrain": {"window": "2d"},
-    }
+    return hosts_spec(url, {"seed": 1, **detector})
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from anomwatch.config import MonitorConfig, parse_monitors
+from anomwatch.config import MonitorConfig
 from anomwatch.demo import Incident, simulate, write_rows
 from anomwatch.settings import Settings
 from anomwatch.store.anomalies import query_anomalies
@@ -16,6 +16,7 @@ from anomwatch.store.db import Store
 from anomwatch.store.events import query_events
 from flows.monitor import run_tick
 from tasks.backfill import run_backfill
+from tests.monitor_specs import hosts_monitor
 from tests.plain_tick import use_plain_tasks
 
 T0 = datetime(2026, 11, 20)
@@ -44,20 +45,7 @@ EVENT_COLUMNS = (
 
 
 def monitor(url: str) -> MonitorConfig:
-    spec = {
-        "name": "hosts",
-        "source": {
-            "url": url,
-            "table": "metrics",
-            "timestamp": "ts",
-            "series": ["host", "metric"],
-            "values": ["value"],
-        },
-        "detector": {"components": ["iforest"], "contamination": 0.01, "seed": 1},
-        "retrain": {"window": "2d"},
-        "events": {"resolve_after": "30m", "new_normal_after": "1h"},
-    }
-    return parse_monitors({"monitors": [spec]}).get("hosts")
+    return hosts_monitor(url, events={"resolve_after": "30m", "new_normal_after": "1h"})
 
 
 def events_of(store: Store) -> list[tuple[Any, ...]]:

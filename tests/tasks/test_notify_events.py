@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from anomwatch.config import MonitorConfig, parse_monitors
+from anomwatch.config import MonitorConfig
 from anomwatch.demo import Incident, simulate, write_rows
 from anomwatch.receiver import WebhookReceiver
 from anomwatch.settings import Settings
@@ -21,6 +21,7 @@ from anomwatch.store.db import Store
 from anomwatch.store.events import SeriesPoints
 from flows.monitor import run_tick
 from tasks.notify import notify_monitor
+from tests.monitor_specs import hosts_monitor
 from tests.plain_tick import use_plain_tasks
 
 T0 = datetime(2026, 11, 20)
@@ -28,21 +29,7 @@ STEP = timedelta(minutes=5)
 
 
 def config(url: str, port: int, **extra: object) -> MonitorConfig:
-    spec = {
-        "name": "hosts",
-        "source": {
-            "url": url,
-            "table": "metrics",
-            "timestamp": "ts",
-            "series": ["host", "metric"],
-            "values": ["value"],
-        },
-        "detector": {"components": ["iforest"], "contamination": 0.01, "seed": 1},
-        "retrain": {"window": "2d"},
-        "notify": {"targets": [f"json://127.0.0.1:{port}/hook"]},
-        **extra,
-    }
-    return parse_monitors({"monitors": [spec]}).get("hosts")
+    return hosts_monitor(url, **{"notify": {"targets": [f"json://127.0.0.1:{port}/hook"]}, **extra})
 
 
 @pytest.mark.slow

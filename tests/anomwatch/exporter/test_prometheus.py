@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Table, func, select
 
-from anomwatch.config import parse_monitors
+from anomwatch.config import MonitorConfig
 from anomwatch.demo import Incident, simulate, write_rows
 from anomwatch.settings import Settings
 from anomwatch.store.db import Store
@@ -29,6 +29,7 @@ from tests.anomwatch.exporter.processes import (
     prometheus_binary,
     wait_for,
 )
+from tests.monitor_specs import hosts_monitor
 from tests.notify_servers import free_port
 from tests.plain_tick import use_plain_tasks
 
@@ -40,20 +41,8 @@ INCIDENTS = (  # more anomalous points than events: the two counts differ
 )
 
 
-def monitor(url: str):  # type: ignore[no-untyped-def]
-    spec = {
-        "name": "hosts",
-        "source": {
-            "url": url,
-            "table": "metrics",
-            "timestamp": "ts",
-            "series": ["host", "metric"],
-            "values": ["value"],
-        },
-        "detector": {"components": ["iforest"], "seed": 1},
-        "retrain": {"window": "2d"},
-    }
-    return parse_monitors({"monitors": [spec]}).get("hosts")
+def monitor(url: str) -> MonitorConfig:
+    return hosts_monitor(url)
 
 
 def stored(store: Store, table: Table) -> int:
