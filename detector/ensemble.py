@@ -300,6 +300,8 @@ class EnsembleDetector:
             return None
         if ts is None:
             return "not applied: fitted without timestamps"
+        # first to last row: a 14-day window of 5-minute rows allows 1 event, not 2 (adding
+        # the last step, measured: 0.083 -> 0.138 false events/series/day, seasonal seed 1)
         weeks = float((ts[-1] - ts[0]) / np.timedelta64(7, "D")) if len(ts) > 1 else 0.0
         allowed = budget * weeks
         eligible = self._outside_band(X, outputs)
