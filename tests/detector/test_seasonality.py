@@ -255,3 +255,43 @@ def test_a_quiet_hour_of_a_quantised_series_keeps_one_quantum_one_floor() -> Non
     assert model.error_threshold_ is not None
     assert found.errors[ctx + 3 * 12] < 0.6 * model.error_threshold_
     assert not found.is_anomaly[ctx:].any()
+
+
+def flat_noise_daily(days: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The business-hours shape with noise of the same size at every hour (sd 5)."""
+    ts = np.datetime64("2026-03-02T00:00") + STEP * np.arange(days * PER_DAY)
+    hour = (np.arange(len(ts)) % PER_DAY) / 12
+    shape = 100 + 400 * np.exp(-(((hour - 14) / 3.5) ** 2))
+    return shape + 5 * np.random.default_rng(seed).standard_normal(len(ts)), ts
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_short_homoscedastic_history_gets_no_noise_multipliers(seed: int) -> None:
+    """Three days of 5-minute rows put ~18 steps in each 30-minute bin: by sampling alone
+    the bins' noise spans 1.3-1.7x, which must not pass for noise that varies by the hour."""
+    x, ts = flat_noise_daily(3, seed)
+    profile = SeasonalProfile(SeasonalityParams())
+    fit = profile.fit(x[:, None], ts)
+    assert fit.period == "daily" and "noise varies" not in fit.note
+    assert profile.noise_ is None
+    assert np.all(profile.multipliers(ts[:PER_DAY]) == 1.0)
+
+
+@pytest.mark.parametrize("days", [3, 14])
+def test_noise_five_times_larger_at_the_peak_keeps_its_multipliers(days: int) -> None:
+    x, ts = daily_series(days)  # 2% of 100 at night, of 500 at the 14:00 peak
+    profile = SeasonalProfile(SeasonalityParams())
+    fit = profile.fit(x[:, None], ts)
+    assert "noise varies with the time of day" in fit.note
+    multiplier = profile.multipliers(ts[:PER_DAY])[:, 0]
+    assert multiplier[14 * 12] / multiplier[3 * 12] > 3
+
+
+def test_a_homoscedastic_column_beside_a_heteroscedastic_one_keeps_multipliers_of_one() -> None:
+    busy, ts = daily_series(14)
+    flat, _ = flat_noise_daily(14, seed=1)
+    profile = SeasonalProfile(SeasonalityParams())
+    profile.fit(np.column_stack([busy, flat]), ts)
+    multiplier = profile.multipliers(ts[:PER_DAY])
+    assert multiplier[14 * 12, 0] / multiplier[3 * 12, 0] > 3
+    assert np.all(multiplier[:, 1] == 1.0)
