@@ -195,8 +195,10 @@ def show_anomaly(
     ]
     for key in [*ANOMALY_COLUMNS, *extra]:
         typer.echo(f"{key:18} {'' if detail[key] is None else detail[key]}")
-    for name, score in sorted(json.loads(detail["components"]).items()):
-        typer.echo(f"component {name:8} {score:.6f}")
+    components = sorted(json.loads(detail["components"]).items())
+    width = max([18, *(len(f"component {name}") for name, _ in components)])
+    for name, score in components:  # scores in one column, whatever the members' names
+        typer.echo(f"{'component ' + name:{width}} {score:.6f}")
     path = out or settings.plots_dir / detail["monitor"] / f"anomaly-{anomaly_id}.png"
     typer.echo(f"{'plot':18} {_plot_anomaly(settings, store, detail, path, before, after)}")
 

@@ -102,7 +102,7 @@ def tune_anomalies(
         return "detector's own" if s.threshold is None else f"{s.threshold:.6f}"
 
     typer.echo(
-        f"monitor {monitor}: retrained from {result.n_labels} labels ({result.n_true} true "
+        f"monitor {monitor}: tuned from {result.n_labels} labels ({result.n_true} true "
         f"positives, {result.n_labels - result.n_true} false positives)"
     )
     b, a = result.before, result.after

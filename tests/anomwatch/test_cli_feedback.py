@@ -98,6 +98,30 @@ def test_bad_input_is_one_line_and_exit_code_2(filled, args, message) -> None:
     assert "Traceback" not in result.output
 
 
+def test_show_puts_every_component_score_in_one_column(filled) -> None:
+    members = {"iforest": 0.5, "level_shift": 0.25, "robust_residual": 0.999959}
+    record = AnomalyRecord(
+        monitor="web",
+        series="host=web-9",
+        ts=NOW - timedelta(hours=9),
+        value=1.0,
+        expected=0.0,
+        lower=-1.0,
+        upper=1.0,
+        score=0.99,
+        components=json.dumps(members),
+        feature_values="{}",
+        severity="critical",
+        model_id=None,
+    )
+    persist_tick(filled, "web", None, [record], {})
+    shown = run("anomalies", "show", str(max(r["id"] for r in query_anomalies(filled))))
+    lines = [line for line in shown.stdout.splitlines() if line.startswith("component ")]
+    assert [line.split()[1] for line in lines] == sorted(members)
+    assert len({line.index(line.split()[2]) for line in lines}) == 1, lines
+    assert lines[-1] == "component robust_residual 0.999959"
+
+
 def test_show_ack_and_label(filled) -> None:
     first = min(r["id"] for r in query_anomalies(filled, monitor="web"))
     shown = run("anomalies", "show", str(first))
@@ -145,7 +169,7 @@ def test_tune_chooses_the_f1_optimal_threshold_from_labels(filled) -> None:
     run("anomalies", "label", str(by_score[2]["id"]), "--false-positive")
     result = run("anomalies", "tune", "web", "--min-labels", "3")
     assert result.exit_code == 0, result.output
-    assert "retrained from 3 labels (2 true positives, 1 false positives)" in result.output
+    assert "tuned from 3 labels (2 true positives, 1 false positives)" in result.output
     assert "  precision         0.67                   1.00" in result.output
     assert "  recall            1.00                   1.00" in result.output
     threshold = active_threshold(filled, "web")

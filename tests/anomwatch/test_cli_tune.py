@@ -83,7 +83,7 @@ def test_classifier_learns_to_reject_false_positives_and_later_ticks_hold_them_b
     result = run("anomalies", "tune", "web", "--classifier", kind, "--by", "ana")
     assert result.exit_code == 0, result.output
     out = result.output
-    assert "retrained from 40 labels (20 true positives, 20 false positives)" in out
+    assert "tuned from 40 labels (20 true positives, 20 false positives)" in out
     assert _figures(out, "minimum score")[0] == "detector's own"
     assert _figures(out, "classifier") == ("none", f"{kind} v1")
     before_p, after_p = map(float, _figures(out, "precision"))
