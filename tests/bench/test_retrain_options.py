@@ -59,14 +59,20 @@ def test_seasonal_bad_window_is_one_error_line_and_exit_2(
     assert len(err) == 1 and err[0].startswith("error: --retrain-window")
 
 
+def nab_error_line(capsys: pytest.CaptureFixture[str], *args: str) -> str:
+    """The one stderr line of `nab_benchmark.py --as-shipped ARGS`, which must exit 2."""
+    with pytest.raises(SystemExit) as info:
+        nab_benchmark.as_shipped(["--as-shipped", *args])
+    assert info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    return err[0]
+
+
 def test_nab_as_shipped_bad_window_is_one_error_line_and_exit_2(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    with pytest.raises(SystemExit) as info:
-        nab_benchmark.as_shipped(["--as-shipped", "--retrain-window", "0d"])
-    assert info.value.code == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("error: --retrain-window")
+    assert nab_error_line(capsys, "--retrain-window", "0d").startswith("error: --retrain-window")
 
 
 def test_nab_passes_the_policy_to_the_stream(
@@ -94,8 +100,5 @@ def test_nab_passes_the_policy_to_the_stream(
 def test_nab_as_shipped_files_matching_nothing_is_one_error_line_and_exit_2(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    with pytest.raises(SystemExit) as info:
-        nab_benchmark.as_shipped(["--as-shipped", "--files", "no-such-file"])
-    assert info.value.code == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("error: --files 'no-such-file' matches no NAB file")
+    line = nab_error_line(capsys, "--files", "no-such-file")
+    assert line.startswith("error: --files 'no-such-file' matches no NAB file")
