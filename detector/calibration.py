@@ -5,8 +5,13 @@ tail beyond the top 5% (1 - 0.05 (1 + excess / (2 s))^-2, s the mean excess of t
 training tail) so that points more extreme than anything seen still get ordered
 scores close to 1: an exponential tail reaches 1.0 in floating point about 37 tail
 scales out, and a 10-sigma spike and a 40-sigma one would then both score exactly 1;
-this one keeps them apart beyond a million tail scales. Unlike per-batch min-max
-scaling, the mapping is fixed at fit time: a 20-point window and a 20,000-point
+this one keeps them apart beyond a million tail scales. Above the highest training
+score the empirical CDF is flat at n/(n+1), so there the same power law continues
+from that value towards 1: otherwise every new point between the training maximum
+and where the tail overtakes n/(n+1) ties (with 865 training rows: every
+statistic from 1.0 to 1.6 times the maximum, in one of the demo's models), and
+neither ranking nor severity can tell them apart. Unlike per-batch
+min-max scaling, the mapping is fixed at fit time: a 20-point window and a 20,000-point
 backfill score alike.
 """
 
@@ -40,7 +45,20 @@ class EmpiricalCalibrator:
         upto = np.searchsorted(self.sorted_, raw, side="right")
         cdf = (below + upto) / 2 / (n + 1)
         in_tail = raw > self.tail_start_
-        excess = np.maximum(raw - self.tail_start_, 0.0)
-        tail = 1 - TAIL_FRACTION * (1 + excess / (TAIL_POWER * self.tail_scale_)) ** -TAIL_POWER
+        tail = self._tail(raw)
         # the tail model only ever raises a score, so the mapping stays monotone
-        return np.clip(np.where(in_tail, np.maximum(cdf, tail), cdf), 0.0, 1.0)
+        score = np.where(in_tail, np.maximum(cdf, tail), cdf)
+        top = float(self.sorted_[-1])
+        above = raw > top
+        if above.any():
+            base = max(n / (n + 1), float(self._tail(np.array([top]))[0]))
+            beyond = 1 - (1 - base) * self._decay(raw - top)
+            score = np.where(above, np.maximum(beyond, tail), score)
+        return np.clip(score, 0.0, 1.0)
+
+    def _decay(self, excess: np.ndarray) -> np.ndarray:
+        excess = np.maximum(excess, 0.0)
+        return (1 + excess / (TAIL_POWER * self.tail_scale_)) ** -TAIL_POWER
+
+    def _tail(self, raw: np.ndarray) -> np.ndarray:
+        return 1 - TAIL_FRACTION * self._decay(raw - self.tail_start_)

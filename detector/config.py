@@ -207,7 +207,8 @@ class DetectorConfig(BaseModel):
         if "robust_residual" in self.components:
             rows = max(rows, self.residual_window)
         if "level_shift" in self.components:
-            rows = max(rows, self.level_shift.recent + self.level_shift_reference - 1)
+            # the recent points, their reference, and the reference before that
+            rows = max(rows, self.level_shift.recent + 2 * self.level_shift_reference - 1)
         if self.smoothing:
             rows += smoothing_length(self.smoothing) - 1
         if self.alarm is not None:

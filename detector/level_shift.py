@@ -7,6 +7,11 @@ first difference, which neither a trend nor an earlier shift inflates). A step
 stays visible for `reference` points while a forecaster or autoencoder has
 already adapted (or collapsed to predicting the mean), and a single spike moves
 neither median.
+
+The return to normal after a short incident is a step too, away from a reference
+that holds the incident. So a clear shift also has to be a move away from the
+`reference` points before that reference: where the series comes back to where it
+was, the smaller of the two differences counts, and recovery is not a new alarm.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from detector.result import ComponentOutput
 from detector.windows import padded_windows
 
 MEDIAN_EFFICIENCY = 1.2533  # sd of a sample median / sd of a sample mean, Gaussian data
+CLEAR_SHIFT = 3.0  # standard errors beyond which a shift must also be a move from further back
 
 
 class LevelShift:
@@ -28,10 +34,13 @@ class LevelShift:
         self.reference = reference
 
     def _shift(self, X: np.ndarray) -> np.ndarray:
-        W = padded_windows(X, self.reference + self.recent)
-        return np.median(W[:, self.reference :, :], axis=1) - np.median(
-            W[:, : self.reference, :], axis=1
-        )
+        """(n, f) → (n, f): |shift| in standard errors, recovery to the earlier level discounted."""
+        ref = self.reference
+        W = padded_windows(X, 2 * ref + self.recent)
+        recent = np.median(W[:, 2 * ref :, :], axis=1)
+        shift = np.abs(recent - np.median(W[:, ref : 2 * ref, :], axis=1)) / self.scale_
+        moved = np.abs(recent - np.median(W[:, :ref, :], axis=1)) / self.scale_
+        return np.where(shift > CLEAR_SHIFT, np.minimum(shift, moved), shift)
 
     def fit(self, X: np.ndarray, floor: np.ndarray | None = None) -> LevelShift:
         diffs = np.diff(X, axis=0) if len(X) > 1 else np.zeros_like(X)
@@ -47,7 +56,7 @@ class LevelShift:
 
     def errors(self, X: np.ndarray) -> np.ndarray:
         """|shift| in standard errors of a shift under noise, of the feature that shifts most."""
-        return (np.abs(self._shift(X)) / self.scale_).max(axis=1)
+        return self._shift(X).max(axis=1)
 
     def score(self, X: np.ndarray) -> np.ndarray:
         return self.calibrator_.transform(self.errors(X))

@@ -121,6 +121,19 @@ def test_level_shift_member_sees_a_step_and_not_a_spike() -> None:
     assert errors[55:70].max() < 3  # one point does not move a median of four
 
 
+def test_level_shift_does_not_score_the_return_to_normal_after_a_short_incident() -> None:
+    rng = np.random.default_rng(3)
+    member = LevelShift(recent=4, reference=12).fit(rng.normal(0, 1, (1000, 1)))
+    series = rng.normal(0, 1, (300, 1))
+    series[100:110] -= 8.0  # a 10-point drop, then back to the level it left
+    series[200:] += 8.0  # a step that stays
+    errors = member.errors(series)
+    assert errors[103:107].min() > 6  # the drop itself is seen
+    # once most of the recent points are back, coming back is not a new shift
+    assert errors[112:140].max() < 3
+    assert errors[203:207].min() > 6  # a step that stays is
+
+
 def test_level_shift_in_an_ensemble_flags_the_step_under_the_sigma_threshold() -> None:
     train = np.random.default_rng(1).normal(10, 1, (800, 1))
     config = DetectorConfig(components=["level_shift"], threshold="sigma")
