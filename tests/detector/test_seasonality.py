@@ -132,6 +132,24 @@ def test_a_ten_sigma_spike_ranks_above_a_three_sigma_dip() -> None:
     assert score[200] > np.sort(score)[-2] - 1e-12  # the spike ranks first of the whole week
 
 
+def test_with_a_short_history_points_past_the_training_maximum_rank_and_grade() -> None:
+    """Three days of 5-minute rows (864): a point just past the training maximum used to
+    score n/(n+1) = 0.998845 like every point up to 1.6 times further out, all 'warning'
+    under the default critical_score of 0.999."""
+    rng = np.random.default_rng(11)
+    x = 100 + rng.standard_normal(1064)
+    ts = np.datetime64("2026-03-02") + STEP * np.arange(len(x))
+    model = EnsembleDetector(DetectorConfig()).fit(x[:864, None], ts=ts[:864])
+    test = x[864:].copy()
+    test[[50, 100, 150]] = [105.0, 106.0, 110.0]  # 5, 6 and 10 sigmas
+    ctx = model.config.context_rows
+    found = model.score(np.concatenate([x[864 - ctx : 864], test])[:, None], ts=ts[864 - ctx :])
+    score = found.score[ctx:]
+    assert found.is_anomaly[ctx:][[50, 100, 150]].all()
+    assert 864 / 865 < score[50] < score[100] < score[150] < 1.0
+    assert score[150] >= 0.999  # the 10-sigma spike is critical by the default policy
+
+
 def test_far_outliers_keep_distinct_scores_below_one() -> None:
     rng = np.random.default_rng(2)
     x = 100 + rng.standard_normal(2000)
