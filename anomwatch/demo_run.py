@@ -18,6 +18,7 @@ from sqlalchemy import delete
 
 from anomwatch.demo import STEP, Incident, simulate, write_rows
 from anomwatch.durations import utcnow
+from anomwatch.output import new_anomalies
 from anomwatch.output import write_rows as print_rows
 from anomwatch.receiver import WebhookReceiver
 from anomwatch.settings import Settings
@@ -136,7 +137,7 @@ def run_demo(settings: Settings, ticks: int) -> None:
             sent = f", digest sent to {', '.join(result['notified'])}" if result["notified"] else ""
             typer.echo(
                 f"tick {i} (until {end:%H:%M} UTC): {result['points_scored']} points scored, "
-                f"{result['new_anomalies']} new anomalies{sent}"
+                f"{new_anomalies(result['new_anomalies'])}{sent}"
             )
         received = list(hook.received)
 

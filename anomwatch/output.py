@@ -10,6 +10,11 @@ from datetime import datetime
 from typing import Any, TextIO
 
 
+def new_anomalies(count: int) -> str:
+    """'1 new anomaly', '3 new anomalies': the count every run summary ends with."""
+    return f"{count:,} new anomal{'y' if count == 1 else 'ies'}"
+
+
 def _cell(value: Any) -> str:
     if value is None:
         return ""

@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from anomwatch.config import MonitorConfig
 from anomwatch.durations import utcnow
 from anomwatch.health import Check, evaluate, human, stored_step
+from anomwatch.output import new_anomalies
 from anomwatch.store.db import Store
 from anomwatch.store.events import OPEN_STATUSES, query_events
 from anomwatch.store.schema import notifications, runs, snoozes, watermarks
@@ -156,7 +157,7 @@ def render_text(status: MonitorStatus) -> str:
         run_line = (
             f"#{run['id']} {run['status']} at {_when(run['started_at'])}: "
             f"{run['rows_read']} rows read, {run['points_scored']} points scored, "
-            f"{run['anomalies']} new anomalies"
+            f"{new_anomalies(run['anomalies'])}"
         )
         if run["error"]:
             run_line += f"; error: {run['error'].splitlines()[0][:200]}"

@@ -8,6 +8,7 @@ import typer
 
 from anomwatch.cli._app import app, debug_enabled, fail, open_store, parse_time_opt, settings_for
 from anomwatch.cli.options import MonitorsOpt
+from anomwatch.output import new_anomalies
 
 UntilOpt = Annotated[
     str | None, typer.Option(help="score rows up to this time (ISO time or duration ago)")
@@ -48,8 +49,8 @@ def run_summary(result: dict[str, Any]) -> list[str]:
         return [f"run {result['run_id']} skipped: {result.get('error')}"]
     lines = [
         f"run {result['run_id']} {result['status']}: {result.get('rows_read', 0):,} rows read, "
-        f"{result.get('points_scored', 0):,} points scored, {result['new_anomalies']} new "
-        f"anomal{'y' if result['new_anomalies'] == 1 else 'ies'}"
+        f"{result.get('points_scored', 0):,} points scored, "
+        + new_anomalies(result["new_anomalies"])
     ]
     trained = result.get("models_trained", 0)
     if trained and not result.get("points_scored"):
@@ -159,6 +160,6 @@ def backfill(
     resumed = " (resumed)" if result.resumed else ""
     typer.echo(
         f"backfill {result.backfill_id}{resumed}: {result.rows_read:,} rows, "
-        f"{result.points_scored:,} points scored, {result.anomalies} new anomalies "
+        f"{result.points_scored:,} points scored, {new_anomalies(result.anomalies)} "
         f"(stored, not notified)"
     )

@@ -60,7 +60,7 @@ def test_a_working_monitor_is_healthy(store) -> None:
     text = render_text(status).splitlines()
     assert text[0] == "hosts: healthy"
     assert text[1].startswith("  last run      #1 succeeded at ")
-    assert text[1].endswith("12 rows read, 12 points scored, 1 new anomalies")
+    assert text[1].endswith("12 rows read, 12 points scored, 1 new anomaly")
     assert text[3] == "  data lag      12m (newest row 2026-11-20 12:10:00 UTC)"
 
 
