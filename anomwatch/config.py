@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import numpy as np
 import yaml
 from cronsim import CronSim, CronSimError
 from pydantic import (
@@ -164,10 +165,38 @@ class FeedbackPolicy(_Strict):
         return check_cron(value)
 
 
+DEFAULT_CRITICAL_SCORE = 0.999
+
+
 class SeverityPolicy(_Strict):
-    critical_score: float = Field(
-        0.999, gt=0, le=1, description="anomalies scoring at least this are 'critical'"
+    """Which anomalies are 'critical' (the rest are 'warning').
+
+    By default a point is critical when it is `critical_multiple` times as far out as
+    its model's own alert threshold. The calibrated score is not used for that by
+    default: past the training maximum it depends on how many training rows there
+    were, so with two weeks of 5-minute rows every flag would be critical."""
+
+    critical_multiple: float = Field(
+        2.0,
+        gt=1,
+        description="critical when the detector's statistic is at least this multiple of "
+        "the model's alert threshold (sigma and dynamic thresholds)",
     )
+    critical_score: float | None = Field(
+        None,
+        gt=0,
+        le=1,
+        description="if set, critical when the score is at least this instead; models "
+        f"without an error threshold (quantile, f1) use it, default {DEFAULT_CRITICAL_SCORE}",
+    )
+
+    def ranks(self, score: np.ndarray, margin: np.ndarray | None) -> np.ndarray:
+        """1 (warning) or 2 (critical) per row."""
+        score = np.asarray(score, dtype=float)
+        if self.critical_score is not None or margin is None:
+            floor = DEFAULT_CRITICAL_SCORE if self.critical_score is None else self.critical_score
+            return np.where(score >= floor, 2, 1)
+        return np.where(np.asarray(margin, dtype=float) >= self.critical_multiple, 2, 1)
 
 
 class TargetConfig(_Strict):

@@ -276,7 +276,7 @@ def _replay_series(
         monitor.retrain,
         monitor.events,
         tick_rows=tick_rows(monitor, ts),
-        critical_score=monitor.severity.critical_score,
+        severity=monitor.severity,
         keep_band=True,
         on_fit=on_fit,
     )

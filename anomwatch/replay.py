@@ -51,7 +51,7 @@ def stream_series(
     retrain: RetrainPolicy | None = None,
     events: EventParams | None = None,
     tick_rows: int = 12,
-    critical_score: float | None = None,
+    severity: SeverityPolicy | None = None,
     keep_band: bool = False,
     on_fit: Callable[[int, int], None] | None = None,
 ) -> StreamResult:
@@ -63,7 +63,7 @@ def stream_series(
     config = config or DetectorConfig()
     retrain = retrain or RetrainPolicy()
     events = events or EventParams()
-    critical = critical_score if critical_score is not None else SeverityPolicy().critical_score
+    severity = severity or SeverityPolicy()
     X = np.asarray(values, dtype=float)
     X = X[:, None] if X.ndim == 1 else X
     ts = np.asarray(ts).astype("datetime64[us]")
@@ -117,7 +117,7 @@ def stream_series(
             out.expected[start:end] = detection.expected[k:, 0]
             out.lower[start:end] = detection.lower[k:, 0]
             out.upper[start:end] = detection.upper[k:, 0]
-        rank = np.where(score >= critical, 2, 1)
+        rank = severity.ranks(score, None if detection.margin is None else detection.margin[k:])
         feed = track_events(ts[start:end], flags, score, rank, events, carried)
         if carried is not None and feed.events:
             out.events[-1] = feed.events[0]  # the carried event, continued

@@ -57,7 +57,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from anomwatch.config import RetrainPolicy  # noqa: E402
+from anomwatch.config import RetrainPolicy, SeverityPolicy  # noqa: E402
 from bench.shipped import retrain_policy  # noqa: E402
 from detector import DetectorConfig, EnsembleDetector  # noqa: E402
 from detector.alarms import aggregate  # noqa: E402
@@ -185,11 +185,11 @@ def parse_sets(pairs: list[str]) -> dict[str, Any]:
 
 
 def shipped_file(
-    args: tuple[str, dict[str, Any], int, RetrainPolicy | None],
+    args: tuple[str, dict[str, Any], int, RetrainPolicy | None, SeverityPolicy | None],
 ) -> tuple[str, dict[str, Any]]:
     from bench.shipped import stream_series
 
-    path, overrides, tick_rows, retrain = args
+    path, overrides, tick_rows, retrain, severity = args
     frame = pd.read_csv(path)
     # machine_temperature has one row earlier than the one before it (a clock step); a
     # source query sorts by time, NAB scores by row: keep the rows, never let time go back
@@ -200,7 +200,9 @@ def shipped_file(
     started = time.perf_counter()
     if tick_rows == 0:  # the replay's ticks (bench/nab_replay.py): about 100 per file
         tick_rows = default_rows_per_tick(len(values))
-    result = stream_series(values, ts, probation, config, retrain=retrain, tick_rows=tick_rows)
+    result = stream_series(
+        values, ts, probation, config, retrain=retrain, tick_rows=tick_rows, severity=severity
+    )
     return path, {
         "score": result.score,
         "flags": result.flags,
@@ -209,6 +211,9 @@ def shipped_file(
         "fit_seconds": result.fit_seconds,
         "seconds": time.perf_counter() - started,
         "notes": result.notes,
+        # each event's first row and final severity (1 warning, 2 critical)
+        "event_rows": np.searchsorted(ts, [e.start for e in result.events]),
+        "event_severity": np.array([e.severity for e in result.events], dtype=int),
     }
 
 
@@ -239,6 +244,25 @@ def oracle_totals(
     return best
 
 
+def print_severity(
+    files: list[LabelledFile], results: list[dict[str, Any]], policy: SeverityPolicy
+) -> None:
+    """Does severity tell real incidents from noise? Events by final severity, in or
+    outside NAB's windows (after probation)."""
+    counts = {(rank, inside): 0 for rank in (1, 2) for inside in (True, False)}
+    for f, result in zip(files, results, strict=True):
+        for row, rank in zip(result["event_rows"], result["event_severity"], strict=True):
+            if row < f.probation:
+                continue
+            inside = any(left <= row <= right for left, right in f.windows)
+            counts[(int(rank), inside)] += 1
+    print(f"\nalert events by final severity (severity: {policy.model_dump(exclude_none=True)}):")
+    for rank, name in ((2, "critical"), (1, "warning")):
+        inside, outside = counts[(rank, True)], counts[(rank, False)]
+        share = inside / max(inside + outside, 1)
+        print(f"  {name:8} {inside:4d} in windows, {outside:4d} outside ({share:.0%} in windows)")
+
+
 def as_shipped(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(description="NAB through the shipped path")
     parser.add_argument("--as-shipped", action="store_true")
@@ -255,6 +279,12 @@ def as_shipped(argv: list[str]) -> None:
         "--retrain-every", default="", help="refit when this old, e.g. 12h (default: the product's)"
     )
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--critical-score",
+        type=float,
+        default=None,
+        help="severity by score, as severity.critical_score (default: the product's rule)",
+    )
     parser.add_argument("--out", default="/tmp/anomwatch-bench/nab_shipped.jsonl")
     parser.add_argument("--no-oracle", action="store_true")
     parser.add_argument(
@@ -292,7 +322,12 @@ def as_shipped(argv: list[str]) -> None:
         )
         sys.exit(2)
     started = time.perf_counter()
-    jobs = [(str(p), overrides, args.tick_rows, retrain) for p in paths]
+    try:
+        severity = SeverityPolicy(critical_score=args.critical_score)
+    except ValueError:
+        print(f"error: --critical-score {args.critical_score}: not in (0, 1]", file=sys.stderr)
+        sys.exit(2)
+    jobs = [(str(p), overrides, args.tick_rows, retrain, severity) for p in paths]
     with ProcessPoolExecutor(args.workers) as pool:
         streamed = dict(pool.map(shipped_file, jobs))
     elapsed = time.perf_counter() - started
@@ -372,6 +407,7 @@ def as_shipped(argv: list[str]) -> None:
         outside.append((int((~inside).sum()), name, hit, len(f.windows)))
     for n_out, name, hit, total in sorted(outside, reverse=True)[:12]:
         print(f"  {n_out:4d} outside, {hit}/{total} windows found  {name}")
+    print_severity(files, [streamed[str(p)] for p in paths], severity)
     if args.dump:
         np.savez(
             args.dump,

@@ -44,7 +44,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from anomwatch.config import RetrainPolicy, SeverityPolicy  # noqa: E402
+from anomwatch.config import RetrainPolicy  # noqa: E402
 from bench import shipped  # noqa: E402
 from bench.event_scoring import Labelled, SeriesOutcome, Totals, outcome  # noqa: E402
 from bench.seasonal_data import PER_DAY, Series, generate  # noqa: E402
@@ -143,7 +143,6 @@ def stream_series(
     train_rows: int,
     chunk: int,
     policy: RetrainPolicy,
-    critical: float,
 ) -> Streamed:
     """One series through the shipped path (bench/shipped.py: ticks, retrains, events)."""
     out = shipped.stream_series(
@@ -154,7 +153,6 @@ def stream_series(
         retrain=policy,
         events=EventParams(),
         tick_rows=chunk,
-        critical_score=critical,
     )
     return Streamed(
         series.name,
@@ -314,7 +312,7 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
     configs = [(n, c) for n, c in configurations(args) if args.only in n]
     series = generate(args.seed, args.series, args.days, args.train_days)
     train_rows = args.train_days * PER_DAY
-    policy, critical = args.policy, SeverityPolicy().critical_score
+    policy = args.policy
     tolerance = np.timedelta64(int(args.tolerance * 60), "s")
     days_streamed = float(args.days - args.train_days)
     incidents = sum(len(s.incidents) for s in series)
@@ -330,7 +328,7 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
     with ProcessPoolExecutor(args.workers) as pool:
         for name, config in configs:
             started = time.perf_counter()
-            jobs = [(s, config, train_rows, args.chunk, policy, critical) for s in series]
+            jobs = [(s, config, train_rows, args.chunk, policy) for s in series]
             streamed = list(pool.map(_stream_job, jobs))
             seconds = time.perf_counter() - started
             outcomes = [

@@ -455,7 +455,14 @@ class EnsembleDetector:
             upper=view.back(upper),
             crossed=crossed,
             errors=statistic,
+            margin=self._margin(statistic),
         )
+
+    def _margin(self, statistic: np.ndarray) -> np.ndarray | None:
+        epsilon = getattr(self, "error_threshold_", None)
+        if epsilon is None or not epsilon > 0:
+            return None
+        return np.asarray(statistic / epsilon, dtype=float)
 
     # -- persistence -----------------------------------------------------------------
 

@@ -18,6 +18,9 @@ class Detection:
     upper: np.ndarray  # (n, f)
     crossed: np.ndarray | None = None  # (n,) bool: score >= threshold, before aggregation
     errors: np.ndarray | None = None  # (n,) combined (smoothed) error the threshold acts on
+    # (n,) that error as a multiple of the model's error threshold (sigma/dynamic only):
+    # how far past its own alert line a row is, whatever the history's length
+    margin: np.ndarray | None = None
 
 
 @dataclass(frozen=True)

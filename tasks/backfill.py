@@ -42,7 +42,7 @@ from detector.shared import SharedLSTMDetector, prefetch_scoring
 from detector.step_table import StepTableScorer
 from tasks.extract import SeriesWork
 from tasks.fit import fit_or_reuse
-from tasks.score import anomaly_records, event_points
+from tasks.score import anomaly_records, event_points, margin_from
 
 log = logging.getLogger("anomwatch.backfill")
 
@@ -315,7 +315,11 @@ class _ChunkScorer:
             self.monitor, key, ts, X, detection, flagged, model.record.id, SUPPRESSED
         )
         points = event_points(
-            self.monitor, ts[n_ctx:], detection.is_anomaly[n_ctx:], detection.score[n_ctx:]
+            self.monitor,
+            ts[n_ctx:],
+            detection.is_anomaly[n_ctx:],
+            detection.score[n_ctx:],
+            margin_from(detection, n_ctx),
         )
         return records, points
 

@@ -13,7 +13,7 @@ import pandas as pd
 from anomwatch.config import MonitorConfig
 from anomwatch.source import TS_COLUMN
 from anomwatch.store.anomalies import AnomalyRecord
-from anomwatch.store.events import SeriesPoints
+from anomwatch.store.events import SEVERITY_NAME, SeriesPoints
 from detector import Detection, DetectorError
 from detector.events import EventParams
 from detector.shared import SharedLSTMDetector, prefetch_scoring
@@ -55,10 +55,6 @@ class ScoredBatch:
         self.events = other.events or self.events
 
 
-def severity_of(score: float, monitor: MonitorConfig) -> str:
-    return "critical" if score >= monitor.severity.critical_score else "warning"
-
-
 def _finite(value: float) -> float | None:
     return float(value) if np.isfinite(value) else None
 
@@ -89,7 +85,11 @@ def score_series(
         is_anomaly = is_anomaly & (detection.score >= min_score)
     flagged = np.flatnonzero(is_anomaly[n_ctx:]) + n_ctx
     out.points[item.series] = event_points(
-        monitor, ts[n_ctx:], is_anomaly[n_ctx:], detection.score[n_ctx:]
+        monitor,
+        ts[n_ctx:],
+        is_anomaly[n_ctx:],
+        detection.score[n_ctx:],
+        margin_from(detection, n_ctx),
     )
     if len(flagged):
         out.per_series[item.series] = SeriesScores(
@@ -105,8 +105,17 @@ def score_series(
     )
 
 
+def margin_from(detection: Detection, start: int) -> np.ndarray | None:
+    """Each row's distance past its model's alert threshold (None: no error threshold)."""
+    return None if detection.margin is None else detection.margin[start:]
+
+
 def event_points(
-    monitor: MonitorConfig, ts: np.ndarray, flagged: np.ndarray, score: np.ndarray
+    monitor: MonitorConfig,
+    ts: np.ndarray,
+    flagged: np.ndarray,
+    score: np.ndarray,
+    margin: np.ndarray | None = None,
 ) -> SeriesPoints:
     """What the alert-event tracker reads of scored rows: time, flag, score, severity."""
     score = np.asarray(score, dtype=float)
@@ -114,7 +123,7 @@ def event_points(
         ts=np.asarray(ts).astype("datetime64[us]"),
         flagged=np.asarray(flagged, dtype=bool),
         score=score,
-        severity=np.where(score >= monitor.severity.critical_score, 2, 1),
+        severity=monitor.severity.ranks(score, margin),
     )
 
 
@@ -135,6 +144,8 @@ def anomaly_records(
     stamps = ts[rows].astype("datetime64[us]").tolist()  # datetime objects
     points = X[rows].tolist()
     scores = detection.score[rows].tolist()
+    margin = None if detection.margin is None else detection.margin[rows]
+    ranks = monitor.severity.ranks(detection.score[rows], margin).tolist()
     expected = detection.expected[rows, 0].tolist()
     lower = detection.lower[rows, 0].tolist()
     upper = detection.upper[rows, 0].tolist()
@@ -156,7 +167,7 @@ def anomaly_records(
                 score=float(score),
                 components=json.dumps({k: v[j] for k, v in parts.items()}),
                 feature_values=json.dumps(dict(zip(values, points[j], strict=True))),
-                severity=severity_of(score, monitor),
+                severity=SEVERITY_NAME[ranks[j]],
                 model_id=model_id,
                 suppressed=suppressed,
             )

@@ -98,7 +98,7 @@ def test_a_spike_is_flagged_once_and_opens_one_event(series: list[Series]) -> No
     values[spike] = values.max() * 20
     probe = Series(s.name, s.kind, s.ts, values, [])
     config = DetectorConfig(components=["iforest"], iforest={"n_estimators": 20, "max_samples": 64})
-    out = stream_series(probe, config, TRAIN_DAYS * PER_DAY, 12, RetrainPolicy(), 0.999)
+    out = stream_series(probe, config, TRAIN_DAYS * PER_DAY, 12, RetrainPolicy())
     assert spike in out.opened
     assert out.points == len(values) - TRAIN_DAYS * PER_DAY
     # the first fit, then a refit a day later: every 24 ticks of 12 rows, 6 times in 7 days
@@ -116,6 +116,6 @@ def test_an_incident_longer_than_a_tick_is_one_event(series: list[Series]) -> No
     values[start : start + 36] = values.max() * 20
     probe = Series(s.name, s.kind, s.ts, values, [])
     config = DetectorConfig(components=["iforest"], iforest={"n_estimators": 20, "max_samples": 64})
-    out = stream_series(probe, config, TRAIN_DAYS * PER_DAY, 12, RetrainPolicy(), 0.999)
+    out = stream_series(probe, config, TRAIN_DAYS * PER_DAY, 12, RetrainPolicy())
     during = [r for r in out.opened if start <= r < start + 36 + 12]
     assert during == [start]
