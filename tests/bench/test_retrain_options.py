@@ -13,7 +13,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from anomwatch.config import RetrainPolicy  # noqa: E402
+from anomwatch.config import RetrainPolicy, SeverityPolicy  # noqa: E402
 from bench import nab_benchmark, seasonal_benchmark  # noqa: E402
 from bench.shipped import retrain_policy  # noqa: E402
 
@@ -78,23 +78,23 @@ def test_nab_as_shipped_bad_window_is_one_error_line_and_exit_2(
 def test_nab_passes_the_policy_to_the_stream(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    """shipped_file hands its job's policy to the shipped stream."""
+    """shipped_file hands its job's retrain and severity policies to the shipped stream."""
     import bench.shipped as shipped_module
 
     seen: list[object] = []
     real = shipped_module.stream_series
 
     def spy(*a: Any, **kw: Any) -> shipped_module.StreamResult:
-        seen.append(kw.get("retrain"))
+        seen.append((kw.get("retrain"), kw.get("severity")))
         return real(*a, **kw)
 
     monkeypatch.setattr(shipped_module, "stream_series", spy)
     csv = tmp_path / "probe.csv"
     stamps = [f"2020-01-01 {h:02d}:{m:02d}:00" for h in range(24) for m in range(0, 60, 5)]
     csv.write_text("timestamp,value\n" + "".join(f"{t},{i % 7}\n" for i, t in enumerate(stamps)))
-    policy = retrain_policy("28d")
-    nab_benchmark.shipped_file((str(csv), {"components": ["iforest"]}, 12, policy))
-    assert seen == [policy]
+    policy, severity = retrain_policy("28d"), SeverityPolicy(critical_score=0.99)
+    nab_benchmark.shipped_file((str(csv), {"components": ["iforest"]}, 12, policy, severity))
+    assert seen == [(policy, severity)]
 
 
 def test_nab_as_shipped_files_matching_nothing_is_one_error_line_and_exit_2(
