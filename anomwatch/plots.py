@@ -9,9 +9,11 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
+import matplotlib.dates as mdates  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,13 @@ class SeriesPlot:
 
 def plot_series(panels: Sequence[SeriesPlot], path: Path, title: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
+    fig = draw_series(panels, title)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+def draw_series(panels: Sequence[SeriesPlot], title: str) -> Figure:
     fig, axes = plt.subplots(len(panels), 1, figsize=(10, 2.6 * len(panels)), squeeze=False)
     for ax, panel in zip(axes[:, 0], panels, strict=True):
         ax.plot(panel.ts, panel.values, lw=1, color="tab:blue", label="value")
@@ -54,8 +63,10 @@ def plot_series(panels: Sequence[SeriesPlot], path: Path, title: str) -> Path:
             )
         ax.set_title(panel.title, fontsize=9)
         ax.legend(loc="upper left", fontsize=7)
+        # full dates at every tick overlap on a month of data: name each unit once
+        locator = mdates.AutoDateLocator(maxticks=10)
+        ax.xaxis.set_major_locator(locator)
+        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
     fig.suptitle(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+    return fig
