@@ -177,7 +177,7 @@ class SeverityPolicy(_Strict):
     were, so with two weeks of 5-minute rows every flag would be critical."""
 
     critical_multiple: float = Field(
-        2.0,
+        1.5,
         gt=1,
         description="critical when the detector's statistic is at least this multiple of "
         "the model's alert threshold (sigma and dynamic thresholds)",

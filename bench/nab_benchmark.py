@@ -285,6 +285,12 @@ def as_shipped(argv: list[str]) -> None:
         default=None,
         help="severity by score, as severity.critical_score (default: the product's rule)",
     )
+    parser.add_argument(
+        "--critical-multiple",
+        type=float,
+        default=None,
+        help="as severity.critical_multiple (default: the product's)",
+    )
     parser.add_argument("--out", default="/tmp/anomwatch-bench/nab_shipped.jsonl")
     parser.add_argument("--no-oracle", action="store_true")
     parser.add_argument(
@@ -322,10 +328,14 @@ def as_shipped(argv: list[str]) -> None:
         )
         sys.exit(2)
     started = time.perf_counter()
+    chosen = {"critical_score": args.critical_score, "critical_multiple": args.critical_multiple}
     try:
-        severity = SeverityPolicy(critical_score=args.critical_score)
+        severity = SeverityPolicy.model_validate({k: v for k, v in chosen.items() if v is not None})
     except ValueError:
-        print(f"error: --critical-score {args.critical_score}: not in (0, 1]", file=sys.stderr)
+        print(
+            "error: --critical-score must be in (0, 1] and --critical-multiple above 1",
+            file=sys.stderr,
+        )
         sys.exit(2)
     jobs = [(str(p), overrides, args.tick_rows, retrain, severity) for p in paths]
     with ProcessPoolExecutor(args.workers) as pool:
