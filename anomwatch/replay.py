@@ -117,7 +117,7 @@ def stream_series(
             out.expected[start:end] = detection.expected[k:, 0]
             out.lower[start:end] = detection.lower[k:, 0]
             out.upper[start:end] = detection.upper[k:, 0]
-        rank = severity.ranks(score, None if detection.margin is None else detection.margin[k:])
+        rank = severity.ranks(score, detection.margin_of(slice(k, None)))
         feed = track_events(ts[start:end], flags, score, rank, events, carried)
         if carried is not None and feed.events:
             out.events[-1] = feed.events[0]  # the carried event, continued

@@ -244,6 +244,14 @@ def oracle_totals(
     return best
 
 
+def in_windows(rows: np.ndarray, windows: list[tuple[int, int]]) -> np.ndarray:
+    """Per row: does it fall in one of NAB's windows ([first, last] row indices)?"""
+    inside = np.zeros(len(rows), bool)
+    for left, right in windows:
+        inside |= (rows >= left) & (rows <= right)
+    return inside
+
+
 def print_severity(
     files: list[LabelledFile], results: list[dict[str, Any]], policy: SeverityPolicy
 ) -> None:
@@ -251,11 +259,10 @@ def print_severity(
     outside NAB's windows (after probation)."""
     counts = {(rank, inside): 0 for rank in (1, 2) for inside in (True, False)}
     for f, result in zip(files, results, strict=True):
-        for row, rank in zip(result["event_rows"], result["event_severity"], strict=True):
-            if row < f.probation:
-                continue
-            inside = any(left <= row <= right for left, right in f.windows)
-            counts[(int(rank), inside)] += 1
+        rows, ranks = np.asarray(result["event_rows"]), result["event_severity"]
+        scored = rows >= f.probation
+        for rank, inside in zip(ranks[scored], in_windows(rows[scored], f.windows), strict=True):
+            counts[(int(rank), bool(inside))] += 1
     print(f"\nalert events by final severity (severity: {policy.model_dump(exclude_none=True)}):")
     for rank, name in ((2, "critical"), (1, "warning")):
         inside, outside = counts[(rank, True)], counts[(rank, False)]
@@ -312,6 +319,15 @@ def as_shipped(argv: list[str]) -> None:
     except ValueError as exc:
         print(f"error: --retrain-window/--retrain-every: {exc}", file=sys.stderr)
         sys.exit(2)
+    chosen = {"critical_score": args.critical_score, "critical_multiple": args.critical_multiple}
+    try:
+        severity = SeverityPolicy.model_validate({k: v for k, v in chosen.items() if v is not None})
+    except ValueError:
+        print(
+            "error: --critical-score must be in (0, 1] and --critical-multiple above 1",
+            file=sys.stderr,
+        )
+        sys.exit(2)
     labels = json.loads((NAB / "labels" / "combined_windows.json").read_text())
     every = sorted((NAB / "data").glob("*/*.csv"))
     parity = {"tuning": 1, "heldout": 0}.get(args.split)
@@ -328,15 +344,6 @@ def as_shipped(argv: list[str]) -> None:
         )
         sys.exit(2)
     started = time.perf_counter()
-    chosen = {"critical_score": args.critical_score, "critical_multiple": args.critical_multiple}
-    try:
-        severity = SeverityPolicy.model_validate({k: v for k, v in chosen.items() if v is not None})
-    except ValueError:
-        print(
-            "error: --critical-score must be in (0, 1] and --critical-multiple above 1",
-            file=sys.stderr,
-        )
-        sys.exit(2)
     jobs = [(str(p), overrides, args.tick_rows, retrain, severity) for p in paths]
     with ProcessPoolExecutor(args.workers) as pool:
         streamed = dict(pool.map(shipped_file, jobs))
@@ -410,9 +417,7 @@ def as_shipped(argv: list[str]) -> None:
     for f, d, name in zip(files, detections, names, strict=True):
         rows = np.flatnonzero(d)
         rows = rows[rows >= f.probation]
-        inside = np.zeros(len(rows), bool)
-        for left, right in f.windows:
-            inside |= (rows >= left) & (rows <= right)
+        inside = in_windows(rows, f.windows)
         hit = len({w for w, (a, b) in enumerate(f.windows) if ((rows >= a) & (rows <= b)).any()})
         outside.append((int((~inside).sum()), name, hit, len(f.windows)))
     for n_out, name, hit, total in sorted(outside, reverse=True)[:12]:

@@ -22,6 +22,10 @@ class Detection:
     # how far past its own alert line a row is, whatever the history's length
     margin: np.ndarray | None = None
 
+    def margin_of(self, rows: slice | np.ndarray) -> np.ndarray | None:
+        """These rows' margin; None when the model has no error threshold."""
+        return None if self.margin is None else self.margin[rows]
+
 
 @dataclass(frozen=True)
 class ComponentOutput:

@@ -42,7 +42,7 @@ from detector.shared import SharedLSTMDetector, prefetch_scoring
 from detector.step_table import StepTableScorer
 from tasks.extract import SeriesWork
 from tasks.fit import fit_or_reuse
-from tasks.score import anomaly_records, event_points, margin_from
+from tasks.score import anomaly_records, event_points
 
 log = logging.getLogger("anomwatch.backfill")
 
@@ -319,7 +319,7 @@ class _ChunkScorer:
             ts[n_ctx:],
             detection.is_anomaly[n_ctx:],
             detection.score[n_ctx:],
-            margin_from(detection, n_ctx),
+            detection.margin_of(slice(n_ctx, None)),
         )
         return records, points
 

@@ -89,7 +89,7 @@ def score_series(
         ts[n_ctx:],
         is_anomaly[n_ctx:],
         detection.score[n_ctx:],
-        margin_from(detection, n_ctx),
+        detection.margin_of(slice(n_ctx, None)),
     )
     if len(flagged):
         out.per_series[item.series] = SeriesScores(
@@ -103,11 +103,6 @@ def score_series(
     out.records += anomaly_records(
         monitor, item.series, ts, X, detection, flagged, loaded.record.id
     )
-
-
-def margin_from(detection: Detection, start: int) -> np.ndarray | None:
-    """Each row's distance past its model's alert threshold (None: no error threshold)."""
-    return None if detection.margin is None else detection.margin[start:]
 
 
 def event_points(
@@ -144,8 +139,7 @@ def anomaly_records(
     stamps = ts[rows].astype("datetime64[us]").tolist()  # datetime objects
     points = X[rows].tolist()
     scores = detection.score[rows].tolist()
-    margin = None if detection.margin is None else detection.margin[rows]
-    ranks = monitor.severity.ranks(detection.score[rows], margin).tolist()
+    ranks = monitor.severity.ranks(detection.score[rows], detection.margin_of(rows)).tolist()
     expected = detection.expected[rows, 0].tolist()
     lower = detection.lower[rows, 0].tolist()
     upper = detection.upper[rows, 0].tolist()
