@@ -29,6 +29,7 @@ from detector.seasonality import SeasonalProfile
 from detector.smoothing import ewma
 from detector.thresholds import dynamic_threshold, quantile_threshold, sigma_threshold
 from detector.weights import auto_weights
+from detector.windows import padded_windows
 
 
 @dataclass(frozen=True)
@@ -456,7 +457,16 @@ class EnsembleDetector:
             crossed=crossed,
             errors=statistic,
             margin=self._margin(statistic),
+            away=self._away(X),
         )
+
+    def _away(self, X: np.ndarray) -> np.ndarray:
+        """Rows whose recent level lies outside the training range (in the members' space,
+        so a seasonal series is judged against its profile). A median of the last few rows,
+        so that one noisy row inside the range does not end an incident."""
+        recent = padded_windows(X, max(1, self.config.level_shift.recent))
+        level = np.median(recent, axis=1)
+        return np.asarray(((level < self.lower_) | (level > self.upper_)).any(axis=1))
 
     def _margin(self, statistic: np.ndarray) -> np.ndarray | None:
         epsilon = getattr(self, "error_threshold_", None)

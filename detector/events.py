@@ -5,15 +5,19 @@ point, takes every later flagged point until the series has been quiet (no flagg
 point) for `resolve_after` and at least `resolve_after_rows` rows (hourly data would
 otherwise resolve after every normal row), and is then resolved. A flagged point
 inside that quiet time joins the open event, so the return to normal after an
-incident (which residual members flag too) is not a new event. An event still
-flagging `new_normal_after` its start is declared the new normal once (one message)
-and then absorbs its points silently until it resolves. It is re-announced only
+incident (which residual members flag too) is not a new event. Members adapt to a
+level that stays (the residual's median within half its window), so an incident that
+lasts hours stops flagging long before it ends: while the series' level is still
+outside its training range (`held`) the event stays open, and the return to normal,
+which the residual flags again, joins it. An event still flagging or held
+`new_normal_after` its start is declared the new normal once (one message) and then
+absorbs its points silently until it resolves. It is re-announced only
 when it escalates: its severity rises, or its peak becomes `escalate_rarity` times
 rarer than what was announced.
 
 The tracker is pure and incremental: feeding rows in one batch or in any split into
 ticks (carrying `OpenEvent` between them, as the store does) gives the same events.
-Only flagged rows are visited; the quiet time between them is read off the timestamps,
+Only flagged and held rows are visited; the quiet time between them is read off the timestamps,
 so a flagged point after a gap in the data longer than `resolve_after` opens a new event.
 """
 
@@ -42,8 +46,9 @@ class EventParams(BaseModel):
     )
     new_normal_after: timedelta | None = Field(
         timedelta(hours=6),
-        description="an event still anomalous this long after it opened is the new normal "
-        "(one message, then silent until it resolves); null = never",
+        description="an event still anomalous (or its level still outside the training "
+        "range) this long after it opened is the new normal (one message, then silent "
+        "until it resolves); null = never",
     )
     escalate_rarity: float = Field(
         100.0,
@@ -58,7 +63,7 @@ class OpenEvent:
     """The state of one series' open event, carried from tick to tick."""
 
     start: np.datetime64
-    last: np.datetime64  # last anomalous point
+    last: np.datetime64  # last anomalous (or held) row
     first_score: float
     peak_score: float
     peak_ts: np.datetime64
@@ -107,13 +112,18 @@ def track_events(
     severity: np.ndarray,
     params: EventParams,
     carried: OpenEvent | None = None,
+    held: np.ndarray | None = None,
 ) -> EventFeed:
     """Group flagged rows (sorted by ts) into events, continuing `carried` if given.
 
+    `held` (bool per row, Detection.away) marks rows where the series is still away from
+    its normal range: they keep an open event open (its quiet time starts after them) and
+    count towards its new normal, but are not points of it and open nothing.
     `row_event` is -1 for unflagged rows, else the ordinal of the event the row joined.
     """
     ts = np.asarray(ts).astype("datetime64[us]")
     flagged = np.asarray(flagged, dtype=bool)
+    holding = np.zeros(len(ts), bool) if held is None else np.asarray(held, dtype=bool)
     quiet = np.timedelta64(params.resolve_after, "us")
     gap = quiet * params.resolve_after_rows
     normal_after = (
@@ -147,9 +157,21 @@ def track_events(
             return
         current = None
 
-    for row in np.flatnonzero(flagged).tolist():
+    for row in np.flatnonzero(flagged | holding).tolist():
         resolve_before(row)
         score, rank, when = float(scores[row]), int(severity[row]), ts[row]
+        if not flagged[row]:  # held: the open event goes on, without a point
+            if current is None or current.new_normal:
+                continue
+            current.last = when
+            if normal_after is not None and when - current.start >= normal_after:
+                current.new_normal = True
+                ordinal = len(feed.events) - 1
+                feed.transitions.append(Transition("new_normal", row, replace(current), ordinal))
+            current.quiet_rows = 0
+            last_row = row
+            feed.events[-1] = current
+            continue
         if current is None:
             current = OpenEvent(
                 start=when,

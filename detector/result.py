@@ -21,10 +21,18 @@ class Detection:
     # (n,) that error as a multiple of the model's error threshold (sigma/dynamic only):
     # how far past its own alert line a row is, whatever the history's length
     margin: np.ndarray | None = None
+    # (n,) bool: the series' recent level (median of the last level_shift.recent rows,
+    # deseasoned) is outside the training rows' 0.5-99.5% range: an incident still under
+    # way although its members have adapted, which holds its alert event open
+    away: np.ndarray | None = None
 
     def margin_of(self, rows: slice | np.ndarray) -> np.ndarray | None:
         """These rows' margin; None when the model has no error threshold."""
         return None if self.margin is None else self.margin[rows]
+
+    def away_of(self, rows: slice | np.ndarray) -> np.ndarray | None:
+        """These rows' `away`; None for detections made without it."""
+        return None if self.away is None else self.away[rows]
 
 
 @dataclass(frozen=True)

@@ -39,10 +39,12 @@ class SeriesPoints:
     flagged: np.ndarray  # bool: stored as an anomaly that may alert
     score: np.ndarray  # float (read only where flagged)
     severity: np.ndarray  # int rank: 1 warning, 2 critical
+    held: np.ndarray | None = None  # bool: still away from the normal range (Detection.away)
 
     def take(self, mask: np.ndarray) -> SeriesPoints:
+        held = None if self.held is None else self.held[mask]
         return SeriesPoints(
-            self.ts[mask], self.flagged[mask], self.score[mask], self.severity[mask]
+            self.ts[mask], self.flagged[mask], self.score[mask], self.severity[mask], held
         )
 
     def __len__(self) -> int:
@@ -165,6 +167,7 @@ def apply_events(
             pts.severity,
             params,
             _open_event(row) if row is not None else None,
+            pts.held,
         )
         plan.add(monitor, series, pts, feed, row, suppressed, now)
         moved = {

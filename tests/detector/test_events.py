@@ -61,29 +61,76 @@ def test_escalation_on_severity_and_on_a_much_rarer_peak() -> None:
     assert feed.events[0].peak_score == 0.99999 and feed.events[0].severity == 2
 
 
+def test_an_incident_held_away_from_normal_is_one_event_with_its_return() -> None:
+    # a 5-hour shift: the members flag its first 2 hours, adapt, and flag the return
+    flags = np.zeros(160, bool)
+    flags[10:34] = True
+    flags[70:82] = True
+    held = np.zeros(160, bool)
+    held[10:70] = True  # the level stays outside the training range until row 70
+    scores, sev = np.full(160, 0.99), np.ones(160, int)
+    params = EventParams()  # new normal after 6 h: not reached
+    unheld = feed_all(flags, scores, sev, params)
+    assert unheld.opened_rows().tolist() == [10, 70]  # before: the return paged again
+    feed = track_events(stamps(160), flags, scores, sev, params, held=held)
+    assert [(t.kind, t.row) for t in feed.transitions] == [("opened", 10), ("resolved", 81 + 12)]
+    assert feed.events[0].n_points == 36  # held rows keep it open but are not its points
+    assert feed.row_event[40] == -1 and feed.row_event[75] == 0
+
+
+def test_a_held_shift_becomes_the_new_normal_and_holds_no_longer() -> None:
+    flags = np.zeros(200, bool)
+    flags[10:30] = True
+    held = np.zeros(200, bool)
+    held[10:200] = True  # the series never comes back
+    flags[120] = True  # a flag after the new normal
+    params = EventParams(new_normal_after=timedelta(hours=6))
+    feed = track_events(
+        stamps(200), flags, np.full(200, 0.99), np.ones(200, int), params, held=held
+    )
+    assert [(t.kind, t.row) for t in feed.transitions] == [
+        ("opened", 10),
+        ("new_normal", 10 + 72),  # one message, from held rows alone
+        ("resolved", 10 + 72 + 12),  # the new normal no longer holds it open
+        ("opened", 120),  # a new incident pages again
+        ("new_normal", 120 + 72),  # and the level, still away, holds that one open
+    ]
+    # held rows with no open event open nothing
+    alone = track_events(
+        stamps(50),
+        np.zeros(50, bool),
+        np.full(50, 0.99),
+        np.ones(50, int),
+        params,
+        held=np.ones(50, bool),
+    )
+    assert alone.transitions == [] and alone.open is None
+
+
 @settings(max_examples=60, deadline=None)
 @given(
-    flags=st.lists(st.booleans(), min_size=1, max_size=120),
+    flags=st.lists(st.integers(0, 3), min_size=1, max_size=120),
     cuts=st.lists(st.integers(0, 120), max_size=6),
     seed=st.integers(0, 1000),
 )
 def test_any_split_into_ticks_gives_the_same_events(
-    flags: list[bool], cuts: list[int], seed: int
+    flags: list[int], cuts: list[int], seed: int
 ) -> None:
     rng = np.random.default_rng(seed)
-    f = np.array(flags)
+    code = np.array(flags)
+    f, held = code == 1, code >= 2  # 0 normal, 1 flagged, 2-3 held
     n = len(f)
     scores = rng.uniform(0.95, 0.999999, n)
     sev = rng.integers(1, 3, n)
     ts = stamps(n)
     params = EventParams(resolve_after=timedelta(minutes=20), new_normal_after=timedelta(hours=1))
-    whole = track_events(ts, f, scores, sev, params)
+    whole = track_events(ts, f, scores, sev, params, held=held)
     bounds = sorted({0, n, *(c for c in cuts if c < n)})
     carried = None
     opened: list[int] = []
     kinds: list[tuple[str, int]] = []
     for a, b in zip(bounds, bounds[1:], strict=False):
-        part = track_events(ts[a:b], f[a:b], scores[a:b], sev[a:b], params, carried)
+        part = track_events(ts[a:b], f[a:b], scores[a:b], sev[a:b], params, carried, held[a:b])
         opened += [a + r for r in part.opened_rows().tolist()]
         kinds += [(t.kind, a + t.row) for t in part.transitions]
         carried = part.open
