@@ -205,7 +205,8 @@ class DetectorConfig(BaseModel):
         """Rows a caller must prepend so that new rows score exactly as in one long batch."""
         rows = self.sequence_length - 1
         if "robust_residual" in self.components:
-            rows = max(rows, self.residual_window)
+            # its window, and the rows before it that say whether the series was away
+            rows = max(rows, self.residual_window + self.level_shift.recent - 1)
         if "level_shift" in self.components:
             # the recent points, their reference, and the reference before that
             rows = max(rows, self.level_shift.recent + 2 * self.level_shift_reference - 1)

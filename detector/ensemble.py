@@ -440,6 +440,7 @@ class EnsembleDetector:
                 expected, lower, upper = forecast, forecast - band, forecast + band
         statistic = self._statistic(outputs)
         score = self._final(statistic)
+        away, held = self._away(X)
         crossed = self._crossed(statistic, score) & self._outside_band(X, outputs)
         alarm = self.config.alarm
         flags = crossed
@@ -457,16 +458,23 @@ class EnsembleDetector:
             crossed=crossed,
             errors=statistic,
             margin=self._margin(statistic),
-            away=self._away(X),
+            away=away,
+            held=held,
         )
 
-    def _away(self, X: np.ndarray) -> np.ndarray:
-        """Rows whose recent level lies outside the training range (in the members' space,
-        so a seasonal series is judged against its profile). A median of the last few rows,
-        so that one noisy row inside the range does not end an incident."""
+    def _away(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(away, held): rows whose recent level lies outside the training range (in the
+        members' space, so a seasonal series is judged against its profile; a median of
+        the last few rows, so that one noisy row inside the range does not end an
+        incident), and rows whose residual window still holds such a row: its line leans
+        on them (a step back tilts it), so the incident goes on a window longer."""
         recent = padded_windows(X, max(1, self.config.level_shift.recent))
         level = np.median(recent, axis=1)
-        return np.asarray(((level < self.lower_) | (level > self.upper_)).any(axis=1))
+        away = np.asarray(((level < self.lower_) | (level > self.upper_)).any(axis=1))
+        if "robust_residual" not in self.components:
+            return away, away
+        window = padded_windows(away[:, None], self.config.residual_window + 1)
+        return away, np.asarray(window.any(axis=(1, 2)))
 
     def _margin(self, statistic: np.ndarray) -> np.ndarray | None:
         epsilon = getattr(self, "error_threshold_", None)

@@ -8,10 +8,12 @@ inside that quiet time joins the open event, so the return to normal after an
 incident (which residual members flag too) is not a new event. Members adapt to a
 level that stays (the residual's median within half its window), so an incident that
 lasts hours stops flagging long before it ends: while the series' level is still
-outside its training range (`held`) the event stays open, and the return to normal,
-which the residual flags again, joins it. An event still flagging or held
-`new_normal_after` its start is declared the new normal once (one message) and then
-absorbs its points silently until it resolves. It is re-announced only
+outside its training range (`away`) the event stays open, and the return to normal,
+which the residual flags again, joins it; so do the flags of the residual's window
+while it still holds the incident's rows (`held`: a step back tilts its line). An
+event still flagging or away `new_normal_after` its start (the settling after a return
+does not count) is declared the new normal once (one message) and then absorbs its
+points silently until it resolves. It is re-announced only
 when it escalates: its severity rises, or its peak becomes `escalate_rarity` times
 rarer than what was announced.
 
@@ -63,7 +65,7 @@ class OpenEvent:
     """The state of one series' open event, carried from tick to tick."""
 
     start: np.datetime64
-    last: np.datetime64  # last anomalous (or held) row
+    last: np.datetime64  # last anomalous point
     first_score: float
     peak_score: float
     peak_ts: np.datetime64
@@ -72,7 +74,8 @@ class OpenEvent:
     new_normal: bool = False
     announced_severity: int = 0
     announced_peak: float = 0.0
-    quiet_rows: int = 0  # normal rows seen since the last anomalous point
+    quiet_rows: int = 0  # normal rows seen since the last anomalous point (or held row)
+    held: np.datetime64 | None = None  # last row that held it open (away from normal)
     key: int | None = None  # the caller's id (the store's events.id)
 
 
@@ -113,17 +116,22 @@ def track_events(
     params: EventParams,
     carried: OpenEvent | None = None,
     held: np.ndarray | None = None,
+    away: np.ndarray | None = None,
 ) -> EventFeed:
     """Group flagged rows (sorted by ts) into events, continuing `carried` if given.
 
-    `held` (bool per row, Detection.away) marks rows where the series is still away from
-    its normal range: they keep an open event open (its quiet time starts after them) and
-    count towards its new normal, but are not points of it and open nothing.
+    `held` (bool per row, Detection.held) marks rows that keep an open event open (its
+    quiet time starts after them); they are not points of it and open nothing. `away`
+    (Detection.away, within `held`; `held` itself when None) marks the rows where the
+    series is still outside its normal range: only those, and flagged rows outside the
+    rest of `held` (the settling after a return), count towards the new normal.
     `row_event` is -1 for unflagged rows, else the ordinal of the event the row joined.
     """
     ts = np.asarray(ts).astype("datetime64[us]")
     flagged = np.asarray(flagged, dtype=bool)
     holding = np.zeros(len(ts), bool) if held is None else np.asarray(held, dtype=bool)
+    outside = holding if away is None else np.asarray(away, dtype=bool)
+    settling = holding & ~outside
     quiet = np.timedelta64(params.resolve_after, "us")
     gap = quiet * params.resolve_after_rows
     normal_after = (
@@ -134,14 +142,15 @@ def track_events(
     if current is not None:
         feed.events.append(current)
 
-    last_row = -1  # row of the open event's last anomalous point in this feed (-1: earlier)
+    last_row = -1  # row of the open event's last anomalous point or held row here (-1: earlier)
 
     def resolve_before(row: int) -> None:
         """Resolve the open event if an unflagged row before `row` ended its quiet time."""
         nonlocal current
         if current is None:
             return
-        due = int(np.searchsorted(ts, current.last + quiet, side="left"))
+        latest = current.last if current.held is None else max(current.last, current.held)
+        due = int(np.searchsorted(ts, latest + quiet, side="left"))
         if last_row >= 0:
             due = max(due, last_row + params.resolve_after_rows)
         else:  # the last anomalous point came in an earlier feed
@@ -149,7 +158,7 @@ def track_events(
         ordinal = len(feed.events) - 1
         if due < row:  # rows between the last flag and `row` are all unflagged
             feed.transitions.append(Transition("resolved", due, replace(current), ordinal))
-        elif row < len(ts) and ts[row] - current.last >= gap:
+        elif row < len(ts) and ts[row] - latest >= gap:
             # a gap in the data (no rows read, or too few to count) as long as the
             # quiet time of resolve_after_rows x resolve_after: the flag is a new event
             feed.transitions.append(Transition("resolved", row, replace(current), ordinal))
@@ -163,8 +172,8 @@ def track_events(
         if not flagged[row]:  # held: the open event goes on, without a point
             if current is None or current.new_normal:
                 continue
-            current.last = when
-            if normal_after is not None and when - current.start >= normal_after:
+            current.held = when
+            if normal_after is not None and outside[row] and when - current.start >= normal_after:
                 current.new_normal = True
                 ordinal = len(feed.events) - 1
                 feed.transitions.append(Transition("new_normal", row, replace(current), ordinal))
@@ -196,7 +205,11 @@ def track_events(
             current.severity = max(current.severity, rank)
             ordinal = len(feed.events) - 1
             if not current.new_normal:
-                if normal_after is not None and when - current.start >= normal_after:
+                if (
+                    normal_after is not None
+                    and not settling[row]
+                    and when - current.start >= normal_after
+                ):
                     current.new_normal = True
                     feed.transitions.append(
                         Transition("new_normal", row, replace(current), ordinal)

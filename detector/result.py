@@ -25,14 +25,19 @@ class Detection:
     # deseasoned) is outside the training rows' 0.5-99.5% range: an incident still under
     # way although its members have adapted, which holds its alert event open
     away: np.ndarray | None = None
+    # (n,) bool: away, or the residual's window still holds an away row (its line leans
+    # on the incident): the rows that hold an open event open (detector/events.py)
+    held: np.ndarray | None = None
 
     def margin_of(self, rows: slice | np.ndarray) -> np.ndarray | None:
         """These rows' margin; None when the model has no error threshold."""
         return None if self.margin is None else self.margin[rows]
 
-    def away_of(self, rows: slice | np.ndarray) -> np.ndarray | None:
-        """These rows' `away`; None for detections made without it."""
-        return None if self.away is None else self.away[rows]
+    def hold_of(self, rows: slice | np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """These rows' (held, away); Nones for detections made without them."""
+        if self.held is None or self.away is None:
+            return None, None
+        return self.held[rows], self.away[rows]
 
 
 @dataclass(frozen=True)

@@ -320,7 +320,7 @@ class _ChunkScorer:
             detection.is_anomaly[n_ctx:],
             detection.score[n_ctx:],
             detection.margin_of(slice(n_ctx, None)),
-            detection.away_of(slice(n_ctx, None)),
+            detection.hold_of(slice(n_ctx, None)),
         )
         return records, points
 

@@ -90,7 +90,7 @@ def score_series(
         is_anomaly[n_ctx:],
         detection.score[n_ctx:],
         detection.margin_of(slice(n_ctx, None)),
-        detection.away_of(slice(n_ctx, None)),
+        detection.hold_of(slice(n_ctx, None)),
     )
     if len(flagged):
         out.per_series[item.series] = SeriesScores(
@@ -112,18 +112,19 @@ def event_points(
     flagged: np.ndarray,
     score: np.ndarray,
     margin: np.ndarray | None = None,
-    held: np.ndarray | None = None,
+    hold: tuple[np.ndarray | None, np.ndarray | None] = (None, None),
 ) -> SeriesPoints:
     """What the alert-event tracker reads of scored rows: time, flag, score, severity,
-    and whether the series is still away from its normal range (Detection.away)."""
+    and what holds an open event open (Detection.hold_of: held, away)."""
     score = np.asarray(score, dtype=float)
-    n = len(score)
+    held, away = hold
     return SeriesPoints(
         ts=np.asarray(ts).astype("datetime64[us]"),
         flagged=np.asarray(flagged, dtype=bool),
         score=score,
         severity=monitor.severity.ranks(score, margin),
-        held=np.zeros(n, bool) if held is None else np.asarray(held, dtype=bool),
+        held=None if held is None else np.asarray(held, dtype=bool),
+        away=None if away is None else np.asarray(away, dtype=bool),
     )
 
 

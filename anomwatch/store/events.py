@@ -39,12 +39,14 @@ class SeriesPoints:
     flagged: np.ndarray  # bool: stored as an anomaly that may alert
     score: np.ndarray  # float (read only where flagged)
     severity: np.ndarray  # int rank: 1 warning, 2 critical
-    held: np.ndarray | None = None  # bool: still away from the normal range (Detection.away)
+    held: np.ndarray | None = None  # bool: holds an open event open (Detection.held)
+    away: np.ndarray | None = None  # bool: outside the normal range (Detection.away)
 
     def take(self, mask: np.ndarray) -> SeriesPoints:
         held = None if self.held is None else self.held[mask]
+        away = None if self.away is None else self.away[mask]
         return SeriesPoints(
-            self.ts[mask], self.flagged[mask], self.score[mask], self.severity[mask], held
+            self.ts[mask], self.flagged[mask], self.score[mask], self.severity[mask], held, away
         )
 
     def __len__(self) -> int:
@@ -98,6 +100,7 @@ def _open_event(row: Any) -> OpenEvent:
         severity=SEVERITY_RANK[row.severity],
         n_points=int(row.n_points),
         quiet_rows=int(row.quiet_rows),
+        held=None if row.held_at is None else np.datetime64(row.held_at, "us"),
         new_normal=row.status == "new_normal",
         announced_severity=SEVERITY_RANK.get(row.announced_severity or "", 0),
         announced_peak=float(row.announced_peak or 0.0),
@@ -168,6 +171,7 @@ def apply_events(
             params,
             _open_event(row) if row is not None else None,
             pts.held,
+            pts.away,
         )
         plan.add(monitor, series, pts, feed, row, suppressed, now)
         moved = {
@@ -184,6 +188,7 @@ def apply_events(
 _STATE = (
     "status",
     "last_at",
+    "held_at",
     "resolved_at",
     "new_normal_at",
     "first_score",
@@ -237,6 +242,7 @@ class _Plan:
             state: dict[str, Any] = {
                 "status": "resolved" if resolved else ("new_normal" if ev.new_normal else "open"),
                 "last_at": _dt(ev.last),
+                "held_at": None if ev.held is None else _dt(ev.held),
                 "resolved_at": _dt(pts.ts[resolution.row]) if resolution is not None else None,
                 "new_normal_at": _dt(pts.ts[turned.row])
                 if turned is not None

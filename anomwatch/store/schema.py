@@ -149,6 +149,7 @@ events = Table(
     Column("status", String(16), nullable=False),  # open | new_normal | resolved
     Column("started_at", Timestamp, nullable=False),
     Column("last_at", Timestamp, nullable=False),  # last anomalous point (last failed check)
+    Column("held_at", Timestamp),  # last row that held it open, away from normal (0008)
     Column("resolved_at", Timestamp),
     Column("new_normal_at", Timestamp),
     Column("first_score", Double),

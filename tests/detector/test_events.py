@@ -76,6 +76,23 @@ def test_an_incident_held_away_from_normal_is_one_event_with_its_return() -> Non
     assert [(t.kind, t.row) for t in feed.transitions] == [("opened", 10), ("resolved", 81 + 12)]
     assert feed.events[0].n_points == 36  # held rows keep it open but are not its points
     assert feed.row_event[40] == -1 and feed.row_event[75] == 0
+    assert feed.events[0].last == stamps(160)[81] and feed.events[0].held == stamps(160)[69]
+
+
+def test_the_settling_after_a_return_holds_the_event_but_is_no_new_normal() -> None:
+    flags = np.zeros(200, bool)
+    flags[10:20] = True
+    flags[90] = True  # the residual's line, tilted by the step back, flags a normal row
+    away = np.zeros(200, bool)
+    away[10:60] = True  # back at row 60
+    held = away.copy()
+    held[10:100] = True  # the residual's window holds the incident until row 100
+    params = EventParams(new_normal_after=timedelta(hours=6))  # 72 rows
+    feed = track_events(
+        stamps(200), flags, np.full(200, 0.99), np.ones(200, int), params, held=held, away=away
+    )
+    assert [(t.kind, t.row) for t in feed.transitions] == [("opened", 10), ("resolved", 99 + 12)]
+    assert feed.events[0].n_points == 11 and not feed.events[0].new_normal
 
 
 def test_a_held_shift_becomes_the_new_normal_and_holds_no_longer() -> None:
@@ -118,19 +135,21 @@ def test_any_split_into_ticks_gives_the_same_events(
 ) -> None:
     rng = np.random.default_rng(seed)
     code = np.array(flags)
-    f, held = code == 1, code >= 2  # 0 normal, 1 flagged, 2-3 held
+    f, held, away = code == 1, code >= 2, code == 3  # 0 normal, 1 flagged, 2 held, 3 away
     n = len(f)
     scores = rng.uniform(0.95, 0.999999, n)
     sev = rng.integers(1, 3, n)
     ts = stamps(n)
     params = EventParams(resolve_after=timedelta(minutes=20), new_normal_after=timedelta(hours=1))
-    whole = track_events(ts, f, scores, sev, params, held=held)
+    whole = track_events(ts, f, scores, sev, params, held=held, away=away)
     bounds = sorted({0, n, *(c for c in cuts if c < n)})
     carried = None
     opened: list[int] = []
     kinds: list[tuple[str, int]] = []
     for a, b in zip(bounds, bounds[1:], strict=False):
-        part = track_events(ts[a:b], f[a:b], scores[a:b], sev[a:b], params, carried, held[a:b])
+        part = track_events(
+            ts[a:b], f[a:b], scores[a:b], sev[a:b], params, carried, held[a:b], away[a:b]
+        )
         opened += [a + r for r in part.opened_rows().tolist()]
         kinds += [(t.kind, a + t.row) for t in part.transitions]
         carried = part.open
