@@ -463,18 +463,22 @@ class EnsembleDetector:
         )
 
     def _away(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(away, held): rows whose recent level lies outside the training range (in the
-        members' space, so a seasonal series is judged against its profile; a median of
-        the last few rows, so that one noisy row inside the range does not end an
-        incident), and rows whose residual window still holds such a row: its line leans
-        on them (a step back tilts it), so the incident goes on a window longer."""
-        recent = padded_windows(X, max(1, self.config.level_shift.recent))
-        level = np.median(recent, axis=1)
-        away = np.asarray(((level < self.lower_) | (level > self.upper_)).any(axis=1))
+        """(away, held): rows where most of the last `level_shift.recent` rows lie beyond
+        the training range on one side (in the members' space, so a seasonal series is
+        judged against its profile; most, so that one noisy row inside the range does not
+        end an incident and a two-row spike is no level), and those plus the rows whose
+        residual window still holds several (`recent`) of them: the residual's line leans
+        on a level that lasted (a step back tilts it), so the incident goes on a window
+        longer."""
+        recent = max(1, self.config.level_shift.recent)
+        last = padded_windows(X, recent)
+        above = ((last > self.upper_).sum(axis=1) * 2 > recent).any(axis=1)
+        below = ((last < self.lower_).sum(axis=1) * 2 > recent).any(axis=1)
+        away = np.asarray(above | below)
         if "robust_residual" not in self.components:
             return away, away
         window = padded_windows(away[:, None], self.config.residual_window + 1)
-        return away, np.asarray(window.any(axis=(1, 2)))
+        return away, np.asarray(away | (window.sum(axis=(1, 2)) >= recent))
 
     def _margin(self, statistic: np.ndarray) -> np.ndarray | None:
         epsilon = getattr(self, "error_threshold_", None)

@@ -135,3 +135,25 @@ def test_the_event_budget_raises_the_threshold_no_further_than_it_must() -> None
     rows = np.concatenate([x[n - ctx : n], later])
     found = model.score(rows[:, None], ts=ts[n - ctx :])
     assert found.is_anomaly[ctx + 150]
+
+
+def test_a_lasting_level_holds_its_event_a_residual_window_past_the_return_a_spike_does_not() -> (
+    None
+):
+    rng = np.random.default_rng(5)
+    n = 15 * 288
+    ts = np.datetime64("2026-01-01T00:00", "us") + np.timedelta64(5, "m") * np.arange(n)
+    x = 100 + 10 * np.sin(2 * np.pi * np.arange(n) / 288) + rng.normal(0, 1, n)
+    detector = EnsembleDetector(DetectorConfig()).fit(x[: 14 * 288], ts=ts[: 14 * 288])
+    day = slice(14 * 288, n)
+    shifted = x[day].copy()
+    shifted[50:110] += 8  # five hours away
+    shifted[200:202] += 30  # a two-row spike
+    found = detector.score(shifted, ts=ts[day])
+    assert found.away is not None and found.held is not None
+    assert found.away[53:110].all() and not found.away[115:195].any()
+    window = detector.config.residual_window
+    assert found.held[53 : 110 + window - 4].all()  # the residual window still leans on it
+    assert not found.held[110 + window + 4 : 195].any()
+    assert found.is_anomaly[200]  # the spike is flagged, but it is no level: nothing held
+    assert not found.away[200:].any() and not found.held[200:].any()
