@@ -13,14 +13,15 @@ which the residual flags again, joins it; so do the flags of the residual's wind
 while it still holds the incident's rows (`held`: a step back tilts its line). An
 event still flagging or away `new_normal_after` its start (the settling after a return
 does not count) is declared the new normal once (one message) and then absorbs its
-points silently until it resolves. It is re-announced only
-when it escalates: its severity rises, or its peak becomes `escalate_rarity` times
-rarer than what was announced.
+points silently until it resolves. It is re-announced only when it escalates: its
+severity rises, or its peak becomes `escalate_rarity` times rarer than what was
+announced.
 
 The tracker is pure and incremental: feeding rows in one batch or in any split into
 ticks (carrying `OpenEvent` between them, as the store does) gives the same events.
-Only flagged and held rows are visited; the quiet time between them is read off the timestamps,
-so a flagged point after a gap in the data longer than `resolve_after` opens a new event.
+Only flagged and held rows are visited; the quiet time between them is read off the
+timestamps, so a flagged point after a gap in the data longer than `resolve_after`
+opens a new event.
 """
 
 from __future__ import annotations

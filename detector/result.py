@@ -21,12 +21,13 @@ class Detection:
     # (n,) that error as a multiple of the model's error threshold (sigma/dynamic only):
     # how far past its own alert line a row is, whatever the history's length
     margin: np.ndarray | None = None
-    # (n,) bool: the series' recent level (median of the last level_shift.recent rows,
-    # deseasoned) is outside the training rows' 0.5-99.5% range: an incident still under
-    # way although its members have adapted, which holds its alert event open
+    # (n,) bool: most of the last level_shift.recent rows (deseasoned) lie beyond the
+    # training rows' 0.5-99.5% range on one side: an incident still under way although
+    # its members have adapted, which holds its alert event open
     away: np.ndarray | None = None
-    # (n,) bool: away, or the residual's window still holds an away row (its line leans
-    # on the incident): the rows that hold an open event open (detector/events.py)
+    # (n,) bool: away, or the residual's window still holds level_shift.recent away rows
+    # (its line leans on the incident): the rows that hold an open event open
+    # (detector/events.py)
     held: np.ndarray | None = None
 
     def margin_of(self, rows: slice | np.ndarray) -> np.ndarray | None:
