@@ -440,7 +440,8 @@ class EnsembleDetector:
                 expected, lower, upper = forecast, forecast - band, forecast + band
         statistic = self._statistic(outputs)
         score = self._final(statistic)
-        away, held = self._away(X)
+        residual = outputs.get("robust_residual")
+        away, held, departing = self._away(X, None if residual is None else residual.expected)
         crossed = self._crossed(statistic, score) & self._outside_band(X, outputs)
         alarm = self.config.alarm
         flags = crossed
@@ -460,25 +461,41 @@ class EnsembleDetector:
             margin=self._margin(statistic),
             away=away,
             held=held,
+            departing=departing,
         )
 
-    def _away(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(away, held): rows where most of the last `level_shift.recent` rows lie beyond
+    def _away(
+        self, X: np.ndarray, expected: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(away, held, departing): rows where most of the last `level_shift.recent` rows lie beyond
         the training range on one side (in the members' space, so a seasonal series is
         judged against its profile; most, so that one noisy row inside the range does not
         end an incident and a two-row spike is no level), and those plus the rows whose
         residual window still holds several (`recent`) of them: the residual's line leans
         on a level that lasted (a step back tilts it), so the incident goes on a window
-        longer."""
+        longer; and the rows that move further from the range than the residual expects
+        (beyond it, and further out than its expected value: a new incident during a
+        level that is away, not the return towards normal) or that are away on the other
+        side than earlier in that window: these end a hold."""
         recent = max(1, self.config.level_shift.recent)
         last = padded_windows(X, recent)
         above = ((last > self.upper_).sum(axis=1) * 2 > recent).any(axis=1)
         below = ((last < self.lower_).sum(axis=1) * 2 > recent).any(axis=1)
         away = np.asarray(above | below)
+        lookback = self.config.residual_window + 1
+        sides = np.stack([above, below], axis=1)
+        before = np.asarray(padded_windows(sides, lookback)[:, :-1, :].any(axis=1))
+        departing = np.asarray((above & before[:, 1]) | (below & before[:, 0]))
+        if expected is not None:
+            middle = (self.lower_ + self.upper_) / 2
+            beyond = (self.upper_ < X) | (self.lower_ > X)
+            further = np.abs(X - middle) > np.abs(expected - middle)
+            departing |= (beyond & further).any(axis=1)
         if "robust_residual" not in self.components:
-            return away, away
-        window = padded_windows(away[:, None], self.config.residual_window + 1)
-        return away, np.asarray(away | (window.sum(axis=(1, 2)) >= recent))
+            return away, away, np.asarray(departing)
+        window = padded_windows(away[:, None], lookback)
+        held = away | (window.sum(axis=(1, 2)) >= recent)
+        return away, np.asarray(held), np.asarray(departing)
 
     def _margin(self, statistic: np.ndarray) -> np.ndarray | None:
         epsilon = getattr(self, "error_threshold_", None)

@@ -10,7 +10,9 @@ level that stays (the residual's median within half its window), so an incident 
 lasts hours stops flagging long before it ends: while the series' level is still
 outside its training range (`away`) the event stays open, and the return to normal,
 which the residual flags again, joins it; so do the flags of the residual's window
-while it still holds the incident's rows (`held`: a step back tilts its line). An
+while it still holds the incident's rows (`held`: a step back tilts its line). A
+flag that leaves normal further than the held level (`departing`: a new incident
+during the excursion, not the return) ends the hold and opens a new event. An
 event still flagging or away `new_normal_after` its start (the settling after a return
 does not count) is declared the new normal once (one message) and then absorbs its
 points silently until it resolves. It is re-announced only when it escalates: its
@@ -118,6 +120,7 @@ def track_events(
     carried: OpenEvent | None = None,
     held: np.ndarray | None = None,
     away: np.ndarray | None = None,
+    departing: np.ndarray | None = None,
 ) -> EventFeed:
     """Group flagged rows (sorted by ts) into events, continuing `carried` if given.
 
@@ -126,6 +129,9 @@ def track_events(
     (Detection.away, within `held`; `held` itself when None) marks the rows where the
     series is still outside its normal range: only those, and flagged rows outside the
     rest of `held` (the settling after a return), count towards the new normal.
+    A flagged row marked `departing` (Detection.departing: moving further from normal,
+    not back) is a new incident: an event kept open only by held rows since its last
+    point past its quiet time resolves there, and the row opens a new one.
     `row_event` is -1 for unflagged rows, else the ordinal of the event the row joined.
     """
     ts = np.asarray(ts).astype("datetime64[us]")
@@ -133,6 +139,9 @@ def track_events(
     holding = np.zeros(len(ts), bool) if held is None else np.asarray(held, dtype=bool)
     outside = holding if away is None else np.asarray(away, dtype=bool)
     settling = holding & ~outside
+    leaving = flagged & (
+        np.zeros(len(ts), bool) if departing is None else np.asarray(departing, dtype=bool)
+    )
     quiet = np.timedelta64(params.resolve_after, "us")
     gap = quiet * params.resolve_after_rows
     normal_after = (
@@ -170,6 +179,15 @@ def track_events(
     for row in np.flatnonzero(flagged | holding).tolist():
         resolve_before(row)
         score, rank, when = float(scores[row]), int(severity[row]), ts[row]
+        if (
+            leaving[row]
+            and current is not None
+            and current.held is not None
+            and when - current.last >= quiet
+        ):  # held open past its quiet time, and now a new incident: the hold ends here
+            ordinal = len(feed.events) - 1
+            feed.transitions.append(Transition("resolved", row, replace(current), ordinal))
+            current = None
         if not flagged[row]:  # held: the open event goes on, without a point
             if current is None or current.new_normal:
                 continue

@@ -29,16 +29,23 @@ class Detection:
     # (its line leans on the incident): the rows that hold an open event open
     # (detector/events.py)
     held: np.ndarray | None = None
+    # (n,) bool: beyond the training range and further out than the residual expects, or
+    # away on the other side than earlier in its window: a flagged row so is a new
+    # incident, not the return, and ends the hold of the one before
+    departing: np.ndarray | None = None
 
     def margin_of(self, rows: slice | np.ndarray) -> np.ndarray | None:
         """These rows' margin; None when the model has no error threshold."""
         return None if self.margin is None else self.margin[rows]
 
-    def hold_of(self, rows: slice | np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
-        """These rows' (held, away); Nones for detections made without them."""
-        if self.held is None or self.away is None:
-            return None, None
-        return self.held[rows], self.away[rows]
+    def hold_of(self, rows: slice | np.ndarray) -> Hold:
+        """These rows' (held, away, departing); Nones for detections made without them."""
+        if self.held is None or self.away is None or self.departing is None:
+            return None, None, None
+        return self.held[rows], self.away[rows], self.departing[rows]
+
+
+Hold = tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]  # held, away, departing
 
 
 @dataclass(frozen=True)

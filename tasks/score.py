@@ -16,6 +16,7 @@ from anomwatch.store.anomalies import AnomalyRecord
 from anomwatch.store.events import SEVERITY_NAME, SeriesPoints
 from detector import Detection, DetectorError
 from detector.events import EventParams
+from detector.result import Hold
 from detector.shared import SharedLSTMDetector, prefetch_scoring
 from tasks.extract import SeriesWork
 from tasks.fit import LoadedModel, ModelSet
@@ -112,12 +113,12 @@ def event_points(
     flagged: np.ndarray,
     score: np.ndarray,
     margin: np.ndarray | None = None,
-    hold: tuple[np.ndarray | None, np.ndarray | None] = (None, None),
+    hold: Hold = (None, None, None),
 ) -> SeriesPoints:
     """What the alert-event tracker reads of scored rows: time, flag, score, severity,
-    and what holds an open event open (Detection.hold_of: held, away)."""
+    and what holds an open event open (Detection.hold_of: held, away, departing)."""
     score = np.asarray(score, dtype=float)
-    held, away = hold
+    held, away, departing = hold
     return SeriesPoints(
         ts=np.asarray(ts).astype("datetime64[us]"),
         flagged=np.asarray(flagged, dtype=bool),
@@ -125,6 +126,7 @@ def event_points(
         severity=monitor.severity.ranks(score, margin),
         held=None if held is None else np.asarray(held, dtype=bool),
         away=None if away is None else np.asarray(away, dtype=bool),
+        departing=None if departing is None else np.asarray(departing, dtype=bool),
     )
 
 

@@ -41,13 +41,23 @@ class SeriesPoints:
     severity: np.ndarray  # int rank: 1 warning, 2 critical
     held: np.ndarray | None = None  # bool: holds an open event open (Detection.held)
     away: np.ndarray | None = None  # bool: outside the normal range (Detection.away)
+    departing: np.ndarray | None = None  # bool: leaving normal further (Detection.departing)
 
     def take(self, mask: np.ndarray) -> SeriesPoints:
-        held = None if self.held is None else self.held[mask]
-        away = None if self.away is None else self.away[mask]
+        held, away, departing = (None if a is None else a[mask] for a in self.hold)
         return SeriesPoints(
-            self.ts[mask], self.flagged[mask], self.score[mask], self.severity[mask], held, away
+            self.ts[mask],
+            self.flagged[mask],
+            self.score[mask],
+            self.severity[mask],
+            held,
+            away,
+            departing,
         )
+
+    @property
+    def hold(self) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
+        return self.held, self.away, self.departing
 
     def __len__(self) -> int:
         return len(self.ts)
@@ -170,8 +180,7 @@ def apply_events(
             pts.severity,
             params,
             _open_event(row) if row is not None else None,
-            pts.held,
-            pts.away,
+            *pts.hold,
         )
         plan.add(monitor, series, pts, feed, row, suppressed, now)
         moved = {

@@ -79,6 +79,34 @@ def test_an_incident_held_away_from_normal_is_one_event_with_its_return() -> Non
     assert feed.events[0].last == stamps(160)[81] and feed.events[0].held == stamps(160)[69]
 
 
+def test_a_flag_leaving_normal_further_during_a_hold_is_a_new_incident() -> None:
+    flags = np.zeros(160, bool)
+    flags[10:20] = True  # a shift: flagged until the members adapt
+    flags[60:66] = True  # then, the series still away, something else
+    held = np.zeros(160, bool)
+    held[10:150] = True
+    scores, sev = np.full(160, 0.99), np.ones(160, int)
+    departing = np.zeros(160, bool)
+    back = track_events(stamps(160), flags, scores, sev, EventParams(), held=held)
+    assert back.opened_rows().tolist() == [10]  # towards normal: the return, joined
+    departing[60:66] = True  # further from normal than the adapted level: a new incident
+    feed = track_events(
+        stamps(160), flags, scores, sev, EventParams(), held=held, departing=departing
+    )
+    assert [(t.kind, t.row) for t in feed.transitions][:3] == [
+        ("opened", 10),
+        ("resolved", 60),
+        ("opened", 60),
+    ]
+    # within the quiet time of its last point it is the same incident still
+    departing[:] = False
+    departing[25] = flags[25] = True
+    near = track_events(
+        stamps(160), flags, scores, sev, EventParams(), held=held, departing=departing
+    )
+    assert near.opened_rows().tolist()[:1] == [10] and 25 not in near.opened_rows().tolist()
+
+
 def test_the_settling_after_a_return_holds_the_event_but_is_no_new_normal() -> None:
     flags = np.zeros(200, bool)
     flags[10:20] = True
@@ -126,7 +154,7 @@ def test_a_held_shift_becomes_the_new_normal_and_holds_no_longer() -> None:
 
 @settings(max_examples=60, deadline=None)
 @given(
-    flags=st.lists(st.integers(0, 3), min_size=1, max_size=120),
+    flags=st.lists(st.integers(0, 4), min_size=1, max_size=120),
     cuts=st.lists(st.integers(0, 120), max_size=6),
     seed=st.integers(0, 1000),
 )
@@ -135,20 +163,34 @@ def test_any_split_into_ticks_gives_the_same_events(
 ) -> None:
     rng = np.random.default_rng(seed)
     code = np.array(flags)
-    f, held, away = code == 1, code >= 2, code == 3  # 0 normal, 1 flagged, 2 held, 3 away
+    # 0 normal, 1 flagged, 2 held, 3 away, 4 flagged and departing
+    f, held, away, departing = (
+        (code == 1) | (code == 4),
+        (code == 2) | (code == 3),
+        code == 3,
+        code == 4,
+    )
     n = len(f)
     scores = rng.uniform(0.95, 0.999999, n)
     sev = rng.integers(1, 3, n)
     ts = stamps(n)
     params = EventParams(resolve_after=timedelta(minutes=20), new_normal_after=timedelta(hours=1))
-    whole = track_events(ts, f, scores, sev, params, held=held, away=away)
+    whole = track_events(ts, f, scores, sev, params, held=held, away=away, departing=departing)
     bounds = sorted({0, n, *(c for c in cuts if c < n)})
     carried = None
     opened: list[int] = []
     kinds: list[tuple[str, int]] = []
     for a, b in zip(bounds, bounds[1:], strict=False):
         part = track_events(
-            ts[a:b], f[a:b], scores[a:b], sev[a:b], params, carried, held[a:b], away[a:b]
+            ts[a:b],
+            f[a:b],
+            scores[a:b],
+            sev[a:b],
+            params,
+            carried,
+            held[a:b],
+            away[a:b],
+            departing[a:b],
         )
         opened += [a + r for r in part.opened_rows().tolist()]
         kinds += [(t.kind, a + t.row) for t in part.transitions]
