@@ -13,6 +13,7 @@ from sqlalchemy import Column, DateTime, Float, MetaData, String, Table
 from anomwatch.store.db import make_engine
 
 STEP = timedelta(minutes=5)
+NOISE_ORIGIN = datetime(2000, 1, 1)  # the step counted 0 by the noise
 HOSTS = ("web-1", "web-2", "db-1")
 METRICS = {
     "cpu": (40.0, 15.0, 2.0),
@@ -48,13 +49,15 @@ def simulate(
     hosts: tuple[str, ...] = HOSTS,
     metrics: dict[str, tuple[float, float, float]] = METRICS,
     seed: int = 7,
+    origin: datetime = NOISE_ORIGIN,
 ) -> pd.DataFrame:
-    """Rows with start <= ts < end at a 5-minute step; deterministic for (seed, ts)."""
+    """Rows with start <= ts < end at a 5-minute step; deterministic for (seed, ts - origin):
+    the same `origin` offset gives the same noise on any day (the demo's, every day)."""
     times = pd.date_range(start, end, freq=STEP, inclusive="left")
     if len(times) == 0:
         return pd.DataFrame(columns=["ts", "host", "metric", "value"])
     day_phase = (times.hour * 60 + times.minute).to_numpy() / 1440.0
-    epoch = ((times - pd.Timestamp("2000-01-01")) // STEP).to_numpy()
+    epoch = ((times - pd.Timestamp(origin)) // STEP).to_numpy()
     frames = []
     for h, host in enumerate(hosts):
         for m, (metric, (level, amplitude, noise_sd)) in enumerate(metrics.items()):

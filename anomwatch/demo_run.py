@@ -16,7 +16,7 @@ import typer
 import yaml
 from sqlalchemy import delete
 
-from anomwatch.demo import STEP, Incident, simulate, write_rows
+from anomwatch.demo import NOISE_ORIGIN, STEP, Incident, simulate, write_rows
 from anomwatch.durations import utcnow
 from anomwatch.output import new_anomalies
 from anomwatch.output import write_rows as print_rows
@@ -41,6 +41,9 @@ from anomwatch.store.schema import (
 MONITOR = "demo-hosts"
 TICK = timedelta(minutes=20)
 HISTORY = timedelta(days=3)
+# The day whose noise the demo replays every day, so that its output (README) is the same
+# on any date: the ticks start at 13:55 UTC of that day's offset from the noise origin.
+RECORDED_START = datetime(2026, 12, 1, 13, 55)
 DEMO_T0 = timedelta(hours=13, minutes=55)  # time of day of the first tick
 
 
@@ -122,7 +125,8 @@ def run_demo(settings: Settings, ticks: int) -> None:
         Incident("web-1", "requests", "flatline", t0 + 70 * timedelta(minutes=1), 6),
     )
     source_url = f"sqlite:///{db_path.resolve()}"
-    n = write_rows(source_url, simulate(t0 - HISTORY, t0 + STEP, incidents))
+    origin = NOISE_ORIGIN + (t0 - RECORDED_START)
+    n = write_rows(source_url, simulate(t0 - HISTORY, t0 + STEP, incidents, origin=origin))
     typer.echo(f"demo: wrote {n} rows of history (3 hosts x 3 metrics, 5-minute step) to {db_path}")
 
     with WebhookReceiver() as hook:
@@ -132,7 +136,7 @@ def run_demo(settings: Settings, ticks: int) -> None:
         typer.echo(f"tick 0 (until {t0:%H:%M} UTC): trained {result['models_trained']} models")
         for i in range(1, ticks + 1):
             start, end = t0 + (i - 1) * TICK, t0 + i * TICK
-            write_rows(source_url, simulate(start + STEP, end + STEP, incidents))
+            write_rows(source_url, simulate(start + STEP, end + STEP, incidents, origin=origin))
             result = tick(monitors_file, end)
             sent = f", digest sent to {', '.join(result['notified'])}" if result["notified"] else ""
             typer.echo(
