@@ -130,8 +130,9 @@ def track_events(
     series is still outside its normal range: only those, and flagged rows outside the
     rest of `held` (the settling after a return), count towards the new normal.
     A flagged row marked `departing` (Detection.departing: moving further from normal,
-    not back) is a new incident: an event kept open only by held rows since its last
-    point past its quiet time resolves there, and the row opens a new one.
+    not back) is a new incident: an event (not yet the new normal) kept open only by
+    held rows since its last point past its quiet time resolves there, and the row
+    opens a new one.
     `row_event` is -1 for unflagged rows, else the ordinal of the event the row joined.
     """
     ts = np.asarray(ts).astype("datetime64[us]")
@@ -182,6 +183,7 @@ def track_events(
         if (
             leaving[row]
             and current is not None
+            and not current.new_normal  # which absorbs its points silently until it resolves
             and current.held is not None
             and when - current.last >= quiet
         ):  # held open past its quiet time, and now a new incident: the hold ends here
