@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,10 +31,21 @@ class SeriesPlot:
     anomalous: np.ndarray  # bool, aligned with values
 
 
+@contextmanager
+def date_ticks_quiet() -> Iterator[None]:
+    """For some ranges (4.5-5 hours or days) the date locator has no interval within
+    `maxticks` and falls back to a coarser one, with a UserWarning on every tick's
+    stderr; the fallback is fine."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "AutoDateLocator was unable", UserWarning)
+        yield
+
+
 def plot_series(panels: Sequence[SeriesPlot], path: Path, title: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig = draw_series(panels, title)
-    fig.savefig(path, dpi=90)
+    with date_ticks_quiet():
+        fig.savefig(path, dpi=90)
     plt.close(fig)
     return path
 
@@ -68,5 +81,6 @@ def draw_series(panels: Sequence[SeriesPlot], title: str) -> Figure:
         ax.xaxis.set_major_locator(locator)
         ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
     fig.suptitle(title)
-    fig.tight_layout()
+    with date_ticks_quiet():
+        fig.tight_layout()
     return fig

@@ -27,6 +27,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 
 from anomwatch.config import MonitorConfig  # noqa: E402
+from anomwatch.plots import date_ticks_quiet  # noqa: E402
 from anomwatch.store.anomalies import query_anomalies  # noqa: E402
 from anomwatch.store.db import Store  # noqa: E402
 from anomwatch.store.schema import classifiers, models  # noqa: E402
@@ -39,7 +40,8 @@ TOP_SERIES = 25  # bars in the per-series chart (the table lists every series)
 def png_bytes(fig: Any) -> bytes:
     """The figure as PNG (closed afterwards); the web view serves these as they are."""
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=90)
+    with date_ticks_quiet():
+        fig.savefig(buffer, format="png", dpi=90)
     plt.close(fig)
     return buffer.getvalue()
 
