@@ -41,8 +41,8 @@ from anomwatch.store.schema import (
 MONITOR = "demo-hosts"
 TICK = timedelta(minutes=20)
 HISTORY = timedelta(days=3)
-# The day whose noise the demo replays every day, so that its output (README) is the same
-# on any date: the ticks start at 13:55 UTC of that day's offset from the noise origin.
+# The first tick of the run the README records: every run replays that run's noise (the
+# noise origin moves with the date), so the demo prints the same on any date.
 RECORDED_START = datetime(2026, 12, 1, 13, 55)
 DEMO_T0 = timedelta(hours=13, minutes=55)  # time of day of the first tick
 
