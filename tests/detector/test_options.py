@@ -233,7 +233,8 @@ def test_default_configuration_is_the_benchmarked_one() -> None:
     assert config.max_events_per_week == 1.0 and config.seasonality.mode == "auto"
     assert config.robust_residual.trend and config.robust_residual.window == 40
     assert config.alarm is None and config.smoothing == 0
-    assert config.context_rows == 40
+    # the residual window, and the 3 rows before it that say whether it held an away level
+    assert config.context_rows == 43
 
 
 def test_quantile_threshold_never_flags_more_than_the_contamination_on_ties() -> None:
