@@ -482,9 +482,9 @@ class EnsembleDetector:
         above = ((last > self.upper_).sum(axis=1) * 2 > recent).any(axis=1)
         below = ((last < self.lower_).sum(axis=1) * 2 > recent).any(axis=1)
         away = np.asarray(above | below)
-        lookback = self.config.residual_window + 1
-        sides = np.stack([above, below], axis=1)
-        before = np.asarray(padded_windows(sides, lookback)[:, :-1, :].any(axis=1))
+        # each row's residual window and the row itself: (n, window + 1, [above, below])
+        window = padded_windows(np.stack([above, below], axis=1), self.config.residual_window + 1)
+        before = np.asarray(window[:, :-1, :].any(axis=1))
         departing = np.asarray((above & before[:, 1]) | (below & before[:, 0]))
         if expected is not None:
             middle = (self.lower_ + self.upper_) / 2
@@ -493,8 +493,7 @@ class EnsembleDetector:
             departing |= (beyond & further).any(axis=1)
         if "robust_residual" not in self.components:
             return away, away, np.asarray(departing)
-        window = padded_windows(away[:, None], lookback)
-        held = away | (window.sum(axis=(1, 2)) >= recent)
+        held = away | (window.any(axis=2).sum(axis=1) >= recent)
         return away, np.asarray(held), np.asarray(departing)
 
     def _margin(self, statistic: np.ndarray) -> np.ndarray | None:

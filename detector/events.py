@@ -153,7 +153,15 @@ def track_events(
     if current is not None:
         feed.events.append(current)
 
+    # the rows that count towards the new normal: held rows still away, flagged rows not
+    # in the settling after a return
+    lasting = np.where(flagged, ~settling, outside)
     last_row = -1  # row of the open event's last anomalous point or held row here (-1: earlier)
+
+    def mark(kind: TransitionKind, row: int) -> None:
+        """A transition of the open event, as it stands now."""
+        assert current is not None
+        feed.transitions.append(Transition(kind, row, replace(current), len(feed.events) - 1))
 
     def resolve_before(row: int) -> None:
         """Resolve the open event if an unflagged row before `row` ended its quiet time."""
@@ -166,13 +174,12 @@ def track_events(
             due = max(due, last_row + params.resolve_after_rows)
         else:  # the last anomalous point came in an earlier feed
             due = max(due, params.resolve_after_rows - current.quiet_rows - 1)
-        ordinal = len(feed.events) - 1
         if due < row:  # rows between the last flag and `row` are all unflagged
-            feed.transitions.append(Transition("resolved", due, replace(current), ordinal))
+            mark("resolved", due)
         elif row < len(ts) and ts[row] - latest >= gap:
             # a gap in the data (no rows read, or too few to count) as long as the
             # quiet time of resolve_after_rows x resolve_after: the flag is a new event
-            feed.transitions.append(Transition("resolved", row, replace(current), ordinal))
+            mark("resolved", row)
         else:
             return
         current = None
@@ -187,22 +194,11 @@ def track_events(
             and current.held is not None
             and when - current.last >= quiet
         ):  # held open past its quiet time, and now a new incident: the hold ends here
-            ordinal = len(feed.events) - 1
-            feed.transitions.append(Transition("resolved", row, replace(current), ordinal))
+            mark("resolved", row)
             current = None
-        if not flagged[row]:  # held: the open event goes on, without a point
-            if current is None or current.new_normal:
-                continue
-            current.held = when
-            if normal_after is not None and outside[row] and when - current.start >= normal_after:
-                current.new_normal = True
-                ordinal = len(feed.events) - 1
-                feed.transitions.append(Transition("new_normal", row, replace(current), ordinal))
-            current.quiet_rows = 0
-            last_row = row
-            feed.events[-1] = current
-            continue
         if current is None:
+            if not flagged[row]:
+                continue  # held, but no event to hold open
             current = OpenEvent(
                 start=when,
                 last=when,
@@ -215,36 +211,39 @@ def track_events(
                 announced_peak=score,
             )
             feed.events.append(current)
-            feed.transitions.append(
-                Transition("opened", row, replace(current), len(feed.events) - 1)
-            )
+            mark("opened", row)
+        elif not flagged[row] and current.new_normal:
+            continue  # the new normal is held open no longer
         else:
-            current.last = when
-            current.n_points += 1
-            if score > current.peak_score:
-                current.peak_score, current.peak_ts = score, when
-            current.severity = max(current.severity, rank)
-            ordinal = len(feed.events) - 1
+            if flagged[row]:
+                current.last = when
+                current.n_points += 1
+                if score > current.peak_score:
+                    current.peak_score, current.peak_ts = score, when
+                current.severity = max(current.severity, rank)
+            else:  # held: the open event goes on, without a point
+                current.held = when
             if not current.new_normal:
                 if (
                     normal_after is not None
-                    and not settling[row]
+                    and lasting[row]
                     and when - current.start >= normal_after
                 ):
                     current.new_normal = True
-                    feed.transitions.append(
-                        Transition("new_normal", row, replace(current), ordinal)
-                    )
-                elif current.severity > current.announced_severity or rarity(
-                    current.peak_score
-                ) >= params.escalate_rarity * rarity(current.announced_peak):
+                    mark("new_normal", row)
+                elif flagged[row] and (
+                    current.severity > current.announced_severity
+                    or rarity(current.peak_score)
+                    >= params.escalate_rarity * rarity(current.announced_peak)
+                ):
                     current.announced_severity = current.severity
                     current.announced_peak = current.peak_score
-                    feed.transitions.append(Transition("escalated", row, replace(current), ordinal))
+                    mark("escalated", row)
         current.quiet_rows = 0
         last_row = row
         feed.events[-1] = current
-        feed.row_event[row] = len(feed.events) - 1
+        if flagged[row]:
+            feed.row_event[row] = len(feed.events) - 1
     resolve_before(len(ts))
     if current is not None:
         current.quiet_rows += len(ts) - 1 - last_row if last_row >= 0 else len(ts)
