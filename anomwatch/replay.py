@@ -118,9 +118,8 @@ def stream_series(
             out.lower[start:end] = detection.lower[k:, 0]
             out.upper[start:end] = detection.upper[k:, 0]
         rank = severity.ranks(score, detection.margin_of(slice(k, None)))
-        held, away, departing = detection.hold_of(slice(k, None))
         feed = track_events(
-            ts[start:end], flags, score, rank, events, carried, held, away, departing
+            ts[start:end], flags, score, rank, events, carried, detection.hold_of(slice(k, None))
         )
         if carried is not None and feed.events:
             out.events[-1] = feed.events[0]  # the carried event, continued

@@ -24,7 +24,7 @@ from detector.metrics import best_f1_threshold
 from detector.noise import noise_floor, value_quanta
 from detector.persistence import read_artifact, write_artifact
 from detector.residual import RobustResidual
-from detector.result import ComponentOutput, Detection
+from detector.result import ComponentOutput, Detection, Hold
 from detector.seasonality import SeasonalProfile
 from detector.smoothing import ewma
 from detector.thresholds import dynamic_threshold, quantile_threshold, sigma_threshold
@@ -441,7 +441,7 @@ class EnsembleDetector:
         statistic = self._statistic(outputs)
         score = self._final(statistic)
         residual = outputs.get("robust_residual")
-        away, held, departing = self._away(X, None if residual is None else residual.expected)
+        hold = self._hold(X, None if residual is None else residual.expected)
         crossed = self._crossed(statistic, score) & self._outside_band(X, outputs)
         alarm = self.config.alarm
         flags = crossed
@@ -459,24 +459,21 @@ class EnsembleDetector:
             crossed=crossed,
             errors=statistic,
             margin=self._margin(statistic),
-            away=away,
-            held=held,
-            departing=departing,
+            hold=hold,
         )
 
-    def _away(
-        self, X: np.ndarray, expected: np.ndarray | None
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(away, held, departing): rows where most of the last `level_shift.recent` rows lie beyond
-        the training range on one side (in the members' space, so a seasonal series is
-        judged against its profile; most, so that one noisy row inside the range does not
-        end an incident and a two-row spike is no level), and those plus the rows whose
-        residual window still holds several (`recent`) of them: the residual's line leans
-        on a level that lasted (a step back tilts it), so the incident goes on a window
-        longer; and the rows that move further from the range than the residual expects
-        (beyond it, and further out than its expected value: a new incident during a
-        level that is away, not the return towards normal) or that are away on the other
-        side than earlier in that window: these end a hold."""
+    def _hold(self, X: np.ndarray, expected: np.ndarray | None) -> Hold:
+        """Away, held and departing rows (detector/result.py). Away: most of the last
+        `level_shift.recent` rows lie beyond the training range on one side (in the
+        members' space, so a seasonal series is judged against its profile; most, so that
+        one noisy row inside the range does not end an incident and a two-row spike is no
+        level). Held: those, and the rows whose residual window still holds several
+        (`recent`) of them: the residual's line leans on a level that lasted (a step back
+        tilts it), so the incident goes on a window longer. Departing: rows that move
+        further from the range than the residual expects (beyond it, and further out than
+        its expected value: a new incident during a level that is away, not the return
+        towards normal) or that are away on the other side than earlier in that window:
+        these end a hold."""
         recent = max(1, self.config.level_shift.recent)
         last = padded_windows(X, recent)
         above = ((last > self.upper_).sum(axis=1) * 2 > recent).any(axis=1)
@@ -491,10 +488,10 @@ class EnsembleDetector:
             beyond = (self.upper_ < X) | (self.lower_ > X)
             further = np.abs(X - middle) > np.abs(expected - middle)
             departing |= (beyond & further).any(axis=1)
-        if "robust_residual" not in self.components:
-            return away, away, np.asarray(departing)
-        held = away | (window.any(axis=2).sum(axis=1) >= recent)
-        return away, np.asarray(held), np.asarray(departing)
+        held = away
+        if "robust_residual" in self.components:
+            held = away | (window.any(axis=2).sum(axis=1) >= recent)
+        return Hold(away=away, held=np.asarray(held), departing=np.asarray(departing))
 
     def _margin(self, statistic: np.ndarray) -> np.ndarray | None:
         epsilon = getattr(self, "error_threshold_", None)

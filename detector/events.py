@@ -35,6 +35,8 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from detector.result import Hold
+
 TransitionKind = Literal["opened", "escalated", "new_normal", "resolved"]
 NOTIFYING: frozenset[str] = frozenset({"opened", "escalated", "new_normal"})
 
@@ -118,31 +120,27 @@ def track_events(
     severity: np.ndarray,
     params: EventParams,
     carried: OpenEvent | None = None,
-    held: np.ndarray | None = None,
-    away: np.ndarray | None = None,
-    departing: np.ndarray | None = None,
+    hold: Hold | None = None,
 ) -> EventFeed:
     """Group flagged rows (sorted by ts) into events, continuing `carried` if given.
 
-    `held` (bool per row, Detection.held) marks rows that keep an open event open (its
-    quiet time starts after them); they are not points of it and open nothing. `away`
-    (Detection.away, within `held`; `held` itself when None) marks the rows where the
-    series is still outside its normal range: only those, and flagged rows outside the
-    rest of `held` (the settling after a return), count towards the new normal.
-    A flagged row marked `departing` (Detection.departing: moving further from normal,
-    not back) is a new incident: an event (not yet the new normal) kept open only by
+    `hold.held` (Detection.hold) marks rows that keep an open event open (its quiet time
+    starts after them); they are not points of it and open nothing. `hold.away` (within
+    `held`) marks the rows where the series is still outside its normal range: only
+    those, and flagged rows outside the rest of `held` (the settling after a return),
+    count towards the new normal. A flagged row marked `hold.departing` (moving further
+    from normal, not back) is a new incident: an event (not yet the new normal) kept open only by
     held rows since its last point past its quiet time resolves there, and the row
     opens a new one.
     `row_event` is -1 for unflagged rows, else the ordinal of the event the row joined.
     """
     ts = np.asarray(ts).astype("datetime64[us]")
     flagged = np.asarray(flagged, dtype=bool)
-    holding = np.zeros(len(ts), bool) if held is None else np.asarray(held, dtype=bool)
-    outside = holding if away is None else np.asarray(away, dtype=bool)
+    if hold is None:
+        hold = Hold.of(np.zeros(len(ts), bool))
+    holding, outside = hold.held, hold.away
     settling = holding & ~outside
-    leaving = flagged & (
-        np.zeros(len(ts), bool) if departing is None else np.asarray(departing, dtype=bool)
-    )
+    leaving = flagged & hold.departing
     quiet = np.timedelta64(params.resolve_after, "us")
     gap = quiet * params.resolve_after_rows
     normal_after = (

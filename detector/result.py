@@ -8,6 +8,43 @@ import numpy as np
 
 
 @dataclass(frozen=True)
+class Hold:
+    """Per row, what keeps an incident's alert event open once its members have adapted
+    to the incident's level (detector/events.py reads it; one bool array each, (n,))."""
+
+    # most of the last level_shift.recent rows (deseasoned) lie beyond the training rows'
+    # 0.5-99.5% range on one side: the incident is still under way
+    away: np.ndarray
+    # away, or the residual's window still holds level_shift.recent away rows (its line
+    # leans on the incident): the rows that hold an open event open
+    held: np.ndarray
+    # beyond the training range and further out than the residual expects, or away on
+    # the other side than earlier in its window: a flagged row so is a new incident, not
+    # the return, and ends the hold of the one before
+    departing: np.ndarray
+
+    @classmethod
+    def of(
+        cls, held: np.ndarray, away: np.ndarray | None = None, departing: np.ndarray | None = None
+    ) -> Hold:
+        """Bool arrays; `away` defaults to every held row, `departing` to none."""
+        held = np.asarray(held, dtype=bool)
+        return cls(
+            away=held if away is None else np.asarray(away, dtype=bool),
+            held=held,
+            departing=np.zeros(len(held), bool)
+            if departing is None
+            else np.asarray(departing, dtype=bool),
+        )
+
+    def __getitem__(self, rows: slice | np.ndarray) -> Hold:
+        return Hold(self.away[rows], self.held[rows], self.departing[rows])
+
+    def __len__(self) -> int:
+        return len(self.held)
+
+
+@dataclass(frozen=True)
 class Detection:
     score: np.ndarray  # (n,) calibrated ensemble score in [0, 1]
     is_anomaly: np.ndarray  # (n,) bool: crossings, or alarms when alarm aggregation is on
@@ -21,31 +58,16 @@ class Detection:
     # (n,) that error as a multiple of the model's error threshold (sigma/dynamic only):
     # how far past its own alert line a row is, whatever the history's length
     margin: np.ndarray | None = None
-    # (n,) bool: most of the last level_shift.recent rows (deseasoned) lie beyond the
-    # training rows' 0.5-99.5% range on one side: an incident still under way although
-    # its members have adapted, which holds its alert event open
-    away: np.ndarray | None = None
-    # (n,) bool: away, or the residual's window still holds level_shift.recent away rows
-    # (its line leans on the incident): the rows that hold an open event open
-    # (detector/events.py)
-    held: np.ndarray | None = None
-    # (n,) bool: beyond the training range and further out than the residual expects, or
-    # away on the other side than earlier in its window: a flagged row so is a new
-    # incident, not the return, and ends the hold of the one before
-    departing: np.ndarray | None = None
+    # (n,) what holds an open alert event open after its members have adapted
+    hold: Hold | None = None
 
     def margin_of(self, rows: slice | np.ndarray) -> np.ndarray | None:
         """These rows' margin; None when the model has no error threshold."""
         return None if self.margin is None else self.margin[rows]
 
-    def hold_of(self, rows: slice | np.ndarray) -> Hold:
-        """These rows' (held, away, departing); Nones for detections made without them."""
-        if self.held is None or self.away is None or self.departing is None:
-            return None, None, None
-        return self.held[rows], self.away[rows], self.departing[rows]
-
-
-Hold = tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]  # held, away, departing
+    def hold_of(self, rows: slice | np.ndarray) -> Hold | None:
+        """These rows' hold; None for detections made without one."""
+        return None if self.hold is None else self.hold[rows]
 
 
 @dataclass(frozen=True)

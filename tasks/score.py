@@ -113,20 +113,17 @@ def event_points(
     flagged: np.ndarray,
     score: np.ndarray,
     margin: np.ndarray | None = None,
-    hold: Hold = (None, None, None),
+    hold: Hold | None = None,
 ) -> SeriesPoints:
     """What the alert-event tracker reads of scored rows: time, flag, score, severity,
-    and what holds an open event open (Detection.hold_of: held, away, departing)."""
+    and what holds an open event open (Detection.hold)."""
     score = np.asarray(score, dtype=float)
-    held, away, departing = hold
     return SeriesPoints(
         ts=np.asarray(ts).astype("datetime64[us]"),
         flagged=np.asarray(flagged, dtype=bool),
         score=score,
         severity=monitor.severity.ranks(score, margin),
-        held=None if held is None else np.asarray(held, dtype=bool),
-        away=None if away is None else np.asarray(away, dtype=bool),
-        departing=None if departing is None else np.asarray(departing, dtype=bool),
+        hold=hold,
     )
 
 

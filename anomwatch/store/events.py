@@ -25,6 +25,7 @@ from sqlalchemy import Connection, bindparam, func, insert, or_, select, tuple_,
 from anomwatch.durations import utcnow
 from anomwatch.store.schema import anomalies, event_cursors, events
 from detector.events import NOTIFYING, EventFeed, EventParams, OpenEvent, track_events
+from detector.result import Hold
 
 SEVERITY_NAME = {1: "warning", 2: "critical"}
 SEVERITY_RANK = {name: rank for rank, name in SEVERITY_NAME.items()}
@@ -39,25 +40,16 @@ class SeriesPoints:
     flagged: np.ndarray  # bool: stored as an anomaly that may alert
     score: np.ndarray  # float (read only where flagged)
     severity: np.ndarray  # int rank: 1 warning, 2 critical
-    held: np.ndarray | None = None  # bool: holds an open event open (Detection.held)
-    away: np.ndarray | None = None  # bool: outside the normal range (Detection.away)
-    departing: np.ndarray | None = None  # bool: leaving normal further (Detection.departing)
+    hold: Hold | None = None  # what holds an open event open (Detection.hold)
 
     def take(self, mask: np.ndarray) -> SeriesPoints:
-        held, away, departing = (None if a is None else a[mask] for a in self.hold)
         return SeriesPoints(
             self.ts[mask],
             self.flagged[mask],
             self.score[mask],
             self.severity[mask],
-            held,
-            away,
-            departing,
+            None if self.hold is None else self.hold[mask],
         )
-
-    @property
-    def hold(self) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
-        return self.held, self.away, self.departing
 
     def __len__(self) -> int:
         return len(self.ts)
@@ -180,7 +172,7 @@ def apply_events(
             pts.severity,
             params,
             _open_event(row) if row is not None else None,
-            *pts.hold,
+            pts.hold,
         )
         plan.add(monitor, series, pts, feed, row, suppressed, now)
         moved = {

@@ -151,15 +151,14 @@ def test_a_lasting_level_holds_its_event_a_residual_window_past_the_return_a_spi
     shifted[80:86] += 8  # and half an hour further away meanwhile
     shifted[200:202] += 30  # a two-row spike
     found = detector.score(shifted, ts=ts[day])
-    assert found.away is not None and found.held is not None
-    assert found.away[53:110].all() and not found.away[115:195].any()
+    assert found.hold is not None
+    assert found.hold.away[53:110].all() and not found.hold.away[115:195].any()
     window = detector.config.residual_window
-    assert found.held[53 : 110 + window - 4].all()  # the residual window still leans on it
-    assert not found.held[110 + window + 4 : 195].any()
+    assert found.hold.held[53 : 110 + window - 4].all()  # the residual window still leans on it
+    assert not found.hold.held[110 + window + 4 : 195].any()
     assert found.is_anomaly[200]  # the spike is flagged, but it is no level: nothing held
-    assert not found.away[200:].any() and not found.held[200:].any()
-    assert found.departing is not None
-    assert found.departing[80:83].all()  # leaving normal further: a new incident
+    assert not found.hold.away[200:].any() and not found.hold.held[200:].any()
+    assert found.hold.departing[80:83].all()  # leaving normal further: a new incident
     # the return's flags move back towards normal (departing is read on flagged rows only)
     assert found.is_anomaly[110:115].any()
-    assert not (found.departing & found.is_anomaly)[110:195].any()
+    assert not (found.hold.departing & found.is_anomaly)[110:195].any()

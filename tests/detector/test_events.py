@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from detector.events import EventParams, track_events
+from detector.result import Hold
 
 STEP = np.timedelta64(5, "m")
 
@@ -72,7 +73,7 @@ def test_an_incident_held_away_from_normal_is_one_event_with_its_return() -> Non
     params = EventParams()  # new normal after 6 h: not reached
     unheld = feed_all(flags, scores, sev, params)
     assert unheld.opened_rows().tolist() == [10, 70]  # before: the return paged again
-    feed = track_events(stamps(160), flags, scores, sev, params, held=held)
+    feed = track_events(stamps(160), flags, scores, sev, params, hold=Hold.of(held))
     assert [(t.kind, t.row) for t in feed.transitions] == [("opened", 10), ("resolved", 81 + 12)]
     assert feed.events[0].n_points == 36  # held rows keep it open but are not its points
     assert feed.row_event[40] == -1 and feed.row_event[75] == 0
@@ -87,11 +88,11 @@ def test_a_flag_leaving_normal_further_during_a_hold_is_a_new_incident() -> None
     held[10:150] = True
     scores, sev = np.full(160, 0.99), np.ones(160, int)
     departing = np.zeros(160, bool)
-    back = track_events(stamps(160), flags, scores, sev, EventParams(), held=held)
+    back = track_events(stamps(160), flags, scores, sev, EventParams(), hold=Hold.of(held))
     assert back.opened_rows().tolist() == [10]  # towards normal: the return, joined
     departing[60:66] = True  # further from normal than the adapted level: a new incident
     feed = track_events(
-        stamps(160), flags, scores, sev, EventParams(), held=held, departing=departing
+        stamps(160), flags, scores, sev, EventParams(), hold=Hold.of(held, departing=departing)
     )
     assert [(t.kind, t.row) for t in feed.transitions][:3] == [
         ("opened", 10),
@@ -102,7 +103,7 @@ def test_a_flag_leaving_normal_further_during_a_hold_is_a_new_incident() -> None
     departing[:] = False
     departing[25] = flags[25] = True
     near = track_events(
-        stamps(160), flags, scores, sev, EventParams(), held=held, departing=departing
+        stamps(160), flags, scores, sev, EventParams(), hold=Hold.of(held, departing=departing)
     )
     assert near.opened_rows().tolist()[:1] == [10] and 25 not in near.opened_rows().tolist()
 
@@ -117,7 +118,7 @@ def test_the_settling_after_a_return_holds_the_event_but_is_no_new_normal() -> N
     held[10:100] = True  # the residual's window holds the incident until row 100
     params = EventParams(new_normal_after=timedelta(hours=6))  # 72 rows
     feed = track_events(
-        stamps(200), flags, np.full(200, 0.99), np.ones(200, int), params, held=held, away=away
+        stamps(200), flags, np.full(200, 0.99), np.ones(200, int), params, hold=Hold.of(held, away)
     )
     assert [(t.kind, t.row) for t in feed.transitions] == [("opened", 10), ("resolved", 99 + 12)]
     assert feed.events[0].n_points == 11 and not feed.events[0].new_normal
@@ -131,7 +132,7 @@ def test_a_held_shift_becomes_the_new_normal_and_holds_no_longer() -> None:
     flags[120] = True  # a flag after the new normal
     params = EventParams(new_normal_after=timedelta(hours=6))
     feed = track_events(
-        stamps(200), flags, np.full(200, 0.99), np.ones(200, int), params, held=held
+        stamps(200), flags, np.full(200, 0.99), np.ones(200, int), params, hold=Hold.of(held)
     )
     assert [(t.kind, t.row) for t in feed.transitions] == [
         ("opened", 10),
@@ -147,7 +148,7 @@ def test_a_held_shift_becomes_the_new_normal_and_holds_no_longer() -> None:
         np.full(50, 0.99),
         np.ones(50, int),
         params,
-        held=np.ones(50, bool),
+        hold=Hold.of(np.ones(50, bool)),
     )
     assert alone.transitions == [] and alone.open is None
 
@@ -175,7 +176,7 @@ def test_any_split_into_ticks_gives_the_same_events(
     sev = rng.integers(1, 3, n)
     ts = stamps(n)
     params = EventParams(resolve_after=timedelta(minutes=20), new_normal_after=timedelta(hours=1))
-    whole = track_events(ts, f, scores, sev, params, held=held, away=away, departing=departing)
+    whole = track_events(ts, f, scores, sev, params, hold=Hold.of(held, away, departing))
     bounds = sorted({0, n, *(c for c in cuts if c < n)})
     carried = None
     opened: list[int] = []
@@ -188,9 +189,7 @@ def test_any_split_into_ticks_gives_the_same_events(
             sev[a:b],
             params,
             carried,
-            held[a:b],
-            away[a:b],
-            departing[a:b],
+            Hold.of(held, away, departing)[a:b],
         )
         opened += [a + r for r in part.opened_rows().tolist()]
         kinds += [(t.kind, a + t.row) for t in part.transitions]
