@@ -44,7 +44,7 @@ import os
 import re
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -345,8 +345,17 @@ def as_shipped(argv: list[str]) -> None:
         sys.exit(2)
     started = time.perf_counter()
     jobs = [(str(p), overrides, args.tick_rows, retrain, severity) for p in paths]
+    streamed: dict[str, dict[str, Any]] = {}
     with ProcessPoolExecutor(args.workers) as pool:
-        streamed = dict(pool.map(shipped_file, jobs))
+        for future in as_completed([pool.submit(shipped_file, job) for job in jobs]):
+            path, result = future.result()
+            streamed[path] = result
+            print(  # progress on stderr: an LSTM run takes an hour
+                f"[{len(streamed)}/{len(jobs)}] {Path(path).name}: {result['fits']} fits, "
+                f"{result['seconds']:.0f} s ({time.perf_counter() - started:.0f} s so far)",
+                file=sys.stderr,
+                flush=True,
+            )
     elapsed = time.perf_counter() - started
     files, detections, stamps, names = [], [], [], []
     for p in paths:
