@@ -129,9 +129,9 @@ def track_events(
     `held`) marks the rows where the series is still outside its normal range: only
     those, and flagged rows outside the rest of `held` (the settling after a return),
     count towards the new normal. A flagged row marked `hold.departing` (moving further
-    from normal, not back) is a new incident: an event (not yet the new normal) kept open only by
-    held rows since its last point past its quiet time resolves there, and the row
-    opens a new one.
+    from normal, not back) is a new incident: an event (not yet the new normal) kept
+    open only by held rows since its last point past its quiet time resolves there, and
+    the row opens a new one.
     `row_event` is -1 for unflagged rows, else the ordinal of the event the row joined.
     """
     ts = np.asarray(ts).astype("datetime64[us]")

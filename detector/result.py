@@ -40,9 +40,6 @@ class Hold:
     def __getitem__(self, rows: slice | np.ndarray) -> Hold:
         return Hold(self.away[rows], self.held[rows], self.departing[rows])
 
-    def __len__(self) -> int:
-        return len(self.held)
-
 
 @dataclass(frozen=True)
 class Detection:
